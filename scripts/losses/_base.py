@@ -23,6 +23,9 @@ from torch.nn.modules.loss import _Loss
 
 REDUCTIONS = ("mean", "sum", "none")
 
+# Floor for the base of a power with exponent < 1: x**e has an infinite slope at x = 0 when e < 1.
+POW_EPS = 1e-7
+
 
 def check_reduction(reduction: str) -> str:
     if reduction not in REDUCTIONS:
@@ -116,6 +119,11 @@ def check_input_target(input: torch.Tensor, target: torch.Tensor, *, to_onehot_y
         raise ValueError(f"input contains {n_bad} NaN or infinite value(s).")
 
 
+def device_type(x: object) -> str:
+    """Device type for ``torch.autocast``; a non-tensor falls through to the input checks, which name it."""
+    return x.device.type if isinstance(x, torch.Tensor) else "cpu"
+
+
 def activate(input: torch.Tensor, sigmoid: bool, softmax: bool, other_act: Callable | None) -> torch.Tensor:
     """Probabilities in float32 (call outside autocast)."""
     x = input.float()
@@ -154,6 +162,14 @@ def region_stats(p: torch.Tensor, g: torch.Tensor, batch: bool) -> tuple[torch.T
     if batch:
         tp, sp, sg = tp[None], sp[None], sg[None]
     return tp, sp, sg
+
+
+def safe_pow(base: torch.Tensor, exponent: float, eps: float = POW_EPS) -> torch.Tensor:
+    """``base ** exponent`` for ``base >= 0``; with ``exponent < 1`` the base is clamped to ``>= eps`` first so
+    that value and gradient stay finite at ``base = 0`` (e.g. a perfect prediction). ``exponent >= 1`` is exact."""
+    if exponent < 1:
+        base = base.clamp_min(eps)
+    return base.pow(exponent)
 
 
 def reduce(loss: torch.Tensor, reduction: str) -> torch.Tensor:
@@ -211,6 +227,6 @@ class ImbalanceLoss(_Loss):
         raise NotImplementedError
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        with torch.autocast(device_type=input.device.type, enabled=False):
+        with torch.autocast(device_type=device_type(input), enabled=False):
             p, g = self.prepare(input, target)
             return reduce(self.compute(p, g), self.reduction)

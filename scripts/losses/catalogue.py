@@ -1,0 +1,83 @@
+"""The loss catalogue: every loss by name, with its paper's defaults (see docs/losses.md).
+
+``LOSSES[name]`` is a :class:`LossSpec`; ``build_loss(name, **overrides)`` builds the loss. Activation flags
+are one group: passing any of ``sigmoid``, ``softmax``, ``other_act`` replaces the spec's default mode, so
+every name builds with ``build_loss(name, sigmoid=True)`` (multi-label, e.g. BraTS regions) and with
+``build_loss(name, softmax=True, to_onehot_y=True)`` (multi-class labels, e.g. KiTS19).
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch.nn.modules.loss import _Loss
+
+from .dice_two_class import DiceTwoClassLoss
+from .focal_dice import FocalDiceLoss
+from .focal_tversky import FocalTverskyLoss
+from .monai_checked import CheckedDiceLoss, CheckedFocalLoss, CheckedGeneralizedDiceLoss, CheckedTverskyLoss
+from .sensitivity_specificity import SensitivitySpecificityLoss
+
+ACTIVATION_KEYS = ("sigmoid", "softmax", "other_act")
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    """A catalogue entry: the class, its paper's defaults, the citation, and whether the class is MONAI's."""
+
+    cls: type[_Loss]
+    paper: str
+    defaults: dict[str, Any] = field(default_factory=dict)
+    monai: bool = False
+
+
+LOSSES: dict[str, LossSpec] = {
+    # --- region losses: MONAI's classes where they are exact (through the checked wrappers) ---
+    "dice": LossSpec(CheckedDiceLoss, "Milletari et al., V-Net, 3DV 2016 (Dice with linear denominator)", monai=True),
+    "dice_squared": LossSpec(
+        CheckedDiceLoss, "Milletari et al., V-Net, 3DV 2016 (squared denominator)", {"squared_pred": True}, monai=True
+    ),
+    "iou": LossSpec(CheckedDiceLoss, "Rahman & Wang, ISVC 2016", {"jaccard": True}, monai=True),
+    "tversky": LossSpec(CheckedTverskyLoss, "Salehi et al., MLMI 2017", {"alpha": 0.3, "beta": 0.7}, monai=True),
+    "generalized_dice": LossSpec(
+        CheckedGeneralizedDiceLoss, "Sudre et al., DLMIA 2017", {"w_type": "square"}, monai=True
+    ),
+    # --- region losses of this package ---
+    "dice_two_class": LossSpec(DiceTwoClassLoss, "Sudre et al., DLMIA 2017 (two-class Dice DL2)"),
+    "focal_tversky": LossSpec(
+        FocalTverskyLoss, "Abraham & Khan, ISBI 2019", {"alpha": 0.3, "beta": 0.7, "gamma": 0.75}
+    ),
+    "focal_dice": LossSpec(
+        FocalDiceLoss, "Wang & Chung, DLMIA 2018", {"beta": 2.0, "sampling": None, "neg_ratio": 1.0}
+    ),
+    "sensitivity_specificity": LossSpec(SensitivitySpecificityLoss, "Brosch et al., MICCAI 2015", {"r": 0.05}),
+    # --- distribution losses ---
+    "focal": LossSpec(
+        CheckedFocalLoss, "Lin et al., ICCV 2017", {"sigmoid": True, "gamma": 2.0, "alpha": 0.25}, monai=True
+    ),
+}
+
+
+def build_loss(name: str, **overrides: Any) -> _Loss:
+    """Build the catalogue loss ``name`` with its paper defaults, updated by ``overrides``.
+
+    Raises:
+        ValueError: unknown ``name`` (the message lists the valid names) or an argument the loss does not take.
+    """
+    if name not in LOSSES:
+        raise ValueError(f"unknown loss {name!r}; valid names: {', '.join(sorted(LOSSES))}.")
+    spec = LOSSES[name]
+    kwargs = dict(spec.defaults)
+    if any(key in overrides for key in ACTIVATION_KEYS):
+        for key in ACTIVATION_KEYS:
+            kwargs.pop(key, None)
+    kwargs.update(overrides)
+    params = inspect.signature(spec.cls).parameters
+    unknown = sorted(set(kwargs) - set(params))
+    if unknown:
+        raise ValueError(
+            f"loss {name!r} ({spec.cls.__name__}) takes no argument(s) {unknown}; it takes: {', '.join(params)}."
+        )
+    return spec.cls(**kwargs)

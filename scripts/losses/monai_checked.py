@@ -1,0 +1,275 @@
+"""MONAI's own losses where they are already exact to their papers, behind this package's input handling.
+
+MONAI 1.6.1's ``DiceLoss`` (Milletari et al. 2016; ``squared_pred=True`` is V-Net's squared denominator,
+``jaccard=True`` the IoU loss of Rahman & Wang 2016), ``GeneralizedDiceLoss`` (Sudre et al. 2017),
+``TverskyLoss`` (Salehi et al. 2017) and ``FocalLoss`` (Lin et al. 2017) compute their papers' formulas, so
+the catalogue reuses them instead of a copy. The wrappers add what MONAI lacks:
+
+- the checks of :func:`scripts.losses._base.check_input_target` (shape mismatch, labels outside ``[0, C)``,
+  non-finite input, softmax on one channel: ``ValueError`` naming the value; MONAI warns and carries on),
+  and range checks on the hyper-parameters;
+- float32 computation outside autocast (fp16 sums over more than 65,504 voxels overflow);
+- one interface: ``sigmoid`` / ``softmax`` / ``to_onehot_y`` for every loss (MONAI's ``FocalLoss`` takes
+  ``use_softmax``), the activation taken over all channels before ``include_background=False`` drops
+  channel 0 (MONAI's ``FocalLoss`` drops it before its softmax);
+- ``reduction="none"`` returns per ``(b, c)`` values of shape ``(B, C)`` (``(1, C)`` with ``batch=True``;
+  ``(B, 1)`` / ``(1, 1)`` for the generalized Dice, which is one value per sample), like every loss here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+from monai.losses import DiceLoss, FocalLoss, GeneralizedDiceLoss, TverskyLoss
+from torch.nn.modules.loss import _Loss
+
+from ._base import (
+    ImbalanceLoss,
+    check_activation,
+    check_input_target,
+    check_range,
+    check_reduction,
+    device_type,
+    one_hot,
+    reduce,
+)
+
+
+def _per_sample_class(loss: torch.Tensor, n_rows: int) -> torch.Tensor:
+    """MONAI's ``reduction="none"`` output (``(B, C, 1, ...)``, ``(C,)``, ...) as ``(n_rows, C)``."""
+    return loss.reshape(n_rows, -1)
+
+
+def _check_weights(name: str, value: float | Sequence[float] | torch.Tensor | None) -> None:
+    if value is None:
+        return
+    values = torch.as_tensor(value, dtype=torch.float64).flatten()
+    if values.numel() == 0 or not torch.isfinite(values).all() or (values < 0).any():
+        raise ValueError(f"{name} must be finite and >= 0, got {value!r}.")
+
+
+class _MonaiRegionLoss(ImbalanceLoss):
+    """Runs a MONAI region loss on the float32 probabilities and one-hot target prepared by the base class."""
+
+    monai_loss: _Loss
+
+    def compute(self, p: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+        return _per_sample_class(self.monai_loss(p, g), 1 if self.batch else p.shape[0])
+
+
+class CheckedDiceLoss(_MonaiRegionLoss):
+    """Dice loss, MONAI's ``DiceLoss`` with checked inputs (Milletari et al. 2016, V-Net).
+
+    Per ``(b, c)``: ``1 - (2 TP + smooth_nr) / (sum p + sum g + smooth_dr)``; ``squared_pred=True`` uses
+    ``sum p^2 + sum g^2`` in the denominator (V-Net's form); ``jaccard=True`` gives the IoU loss
+    ``1 - (2 TP + smooth_nr) / (2 (TP + FP + FN) + smooth_dr)`` (Rahman & Wang 2016). ``weight`` multiplies the
+    per-class values (one per channel kept after ``include_background``).
+
+    Args: as :class:`scripts.losses._base.ImbalanceLoss`, plus MONAI's ``squared_pred``, ``jaccard``, ``weight``.
+
+    Shapes: input ``(B, C, *spatial)``, target ``(B, 1, *spatial)`` labels (``to_onehot_y=True``) or
+    ``(B, C, *spatial)``; ``reduction="none"`` gives ``(B, C)``.
+
+    Example:
+        >>> loss = CheckedDiceLoss(softmax=True, to_onehot_y=True)
+        >>> loss(torch.randn(2, 3, 8, 8), torch.randint(0, 3, (2, 1, 8, 8))).shape
+        torch.Size([])
+    """
+
+    def __init__(
+        self,
+        include_background: bool = True,
+        to_onehot_y: bool = False,
+        sigmoid: bool = False,
+        softmax: bool = False,
+        other_act: Callable | None = None,
+        squared_pred: bool = False,
+        jaccard: bool = False,
+        reduction: str = "mean",
+        smooth_nr: float = 1e-5,
+        smooth_dr: float = 1e-5,
+        batch: bool = False,
+        weight: Sequence[float] | float | torch.Tensor | None = None,
+    ) -> None:
+        super().__init__(
+            include_background, to_onehot_y, sigmoid, softmax, other_act, reduction, smooth_nr, smooth_dr, batch
+        )
+        _check_weights("weight", weight)
+        self.monai_loss = DiceLoss(
+            squared_pred=squared_pred,
+            jaccard=jaccard,
+            reduction="none",
+            smooth_nr=self.smooth_nr,
+            smooth_dr=self.smooth_dr,
+            batch=batch,
+            weight=weight,
+        )
+
+
+class CheckedGeneralizedDiceLoss(_MonaiRegionLoss):
+    """Generalized Dice loss, MONAI's ``GeneralizedDiceLoss`` with checked inputs (Sudre et al. 2017).
+
+    Per sample (or over the batch with ``batch=True``):
+    ``1 - (2 sum_c w_c TP_c + smooth_nr) / (sum_c w_c (sum p_c + sum g_c) + smooth_dr)`` with
+    ``w_c = 1 / (sum g_c)^2`` (``w_type="square"``, the paper's; ``"simple"``: ``1 / sum g_c``; ``"uniform"``: 1).
+    An absent class has an infinite weight; MONAI replaces it with the largest finite weight of the sample.
+
+    Shapes: as :class:`CheckedDiceLoss`, but ``reduction="none"`` gives ``(B, 1)`` (``(1, 1)`` with
+    ``batch=True``): the classes are summed inside the ratio.
+    """
+
+    def __init__(
+        self,
+        include_background: bool = True,
+        to_onehot_y: bool = False,
+        sigmoid: bool = False,
+        softmax: bool = False,
+        other_act: Callable | None = None,
+        w_type: str = "square",
+        reduction: str = "mean",
+        smooth_nr: float = 1e-5,
+        smooth_dr: float = 1e-5,
+        batch: bool = False,
+    ) -> None:
+        super().__init__(
+            include_background, to_onehot_y, sigmoid, softmax, other_act, reduction, smooth_nr, smooth_dr, batch
+        )
+        if w_type not in ("square", "simple", "uniform"):
+            raise ValueError(f"w_type must be one of ('square', 'simple', 'uniform'), got {w_type!r}.")
+        self.monai_loss = GeneralizedDiceLoss(
+            w_type=w_type, reduction="none", smooth_nr=self.smooth_nr, smooth_dr=self.smooth_dr, batch=batch
+        )
+
+
+class CheckedTverskyLoss(_MonaiRegionLoss):
+    """Tversky loss, MONAI's ``TverskyLoss`` with checked inputs (Salehi et al. 2017).
+
+    Per ``(b, c)``: ``1 - (TP + smooth_nr) / (TP + alpha FP + beta FN + smooth_dr)``; ``alpha`` weights false
+    positives, ``beta`` false negatives. The paper's choice is alpha=0.3, beta=0.7 (the catalogue's ``tversky``
+    default); MONAI's class default 0.5/0.5 is the Dice loss, kept here so that the class alone stays MONAI's.
+
+    Shapes: as :class:`CheckedDiceLoss`.
+    """
+
+    def __init__(
+        self,
+        include_background: bool = True,
+        to_onehot_y: bool = False,
+        sigmoid: bool = False,
+        softmax: bool = False,
+        other_act: Callable | None = None,
+        alpha: float = 0.5,
+        beta: float = 0.5,
+        reduction: str = "mean",
+        smooth_nr: float = 1e-5,
+        smooth_dr: float = 1e-5,
+        batch: bool = False,
+    ) -> None:
+        super().__init__(
+            include_background, to_onehot_y, sigmoid, softmax, other_act, reduction, smooth_nr, smooth_dr, batch
+        )
+        self.alpha = check_range("alpha", alpha, low=0.0)
+        self.beta = check_range("beta", beta, low=0.0)
+        if self.alpha + self.beta == 0:
+            raise ValueError("alpha + beta must be > 0 (both 0 makes the Tversky index 1 for any prediction).")
+        self.monai_loss = TverskyLoss(
+            alpha=self.alpha,
+            beta=self.beta,
+            reduction="none",
+            smooth_nr=self.smooth_nr,
+            smooth_dr=self.smooth_dr,
+            batch=batch,
+        )
+
+
+class CheckedFocalLoss(_Loss):
+    """Focal loss, MONAI's ``FocalLoss`` on logits with checked inputs (Lin et al. 2017).
+
+    Per voxel and channel: ``-alpha_t (1 - p_t)^gamma log p_t``. ``sigmoid=True``: each channel is a binary
+    problem, ``alpha_t = alpha`` on positives and ``1 - alpha`` on negatives (Lin's definition, gamma=2,
+    alpha=0.25). ``softmax=True``: ``p_t`` is the softmax probability of the true class; a scalar ``alpha``
+    weights channel 0 (background) by ``1 - alpha`` and every other channel by ``alpha`` (MONAI's multi-class
+    form). A sequence ``alpha`` gives per-channel weights (on positives only in sigmoid mode, as MONAI).
+    ``weight`` (scalar or per channel) multiplies the per-channel loss.
+
+    Differs from calling MONAI directly: ``sigmoid``/``softmax`` instead of ``use_softmax`` (one of them is
+    required: the loss needs logits); the softmax runs over all channels before ``include_background=False``
+    drops channel 0 (MONAI drops it first and then ignores a scalar alpha); ``alpha``/``weight`` sequences
+    have one entry per channel kept; ``reduction="none"`` gives the spatial mean per ``(b, c)``, shape
+    ``(B, C)``, so that ``"mean"`` and ``"sum"`` (MONAI's sum of per-(b, c) spatial means) reduce it.
+
+    Example:
+        >>> loss = CheckedFocalLoss(sigmoid=True, gamma=2.0, alpha=0.25)
+        >>> loss(torch.randn(2, 3, 8, 8), torch.randint(0, 2, (2, 3, 8, 8))).shape
+        torch.Size([])
+    """
+
+    def __init__(
+        self,
+        include_background: bool = True,
+        to_onehot_y: bool = False,
+        sigmoid: bool = False,
+        softmax: bool = False,
+        gamma: float = 2.0,
+        alpha: float | Sequence[float] | None = None,
+        weight: Sequence[float] | float | torch.Tensor | None = None,
+        reduction: str = "mean",
+    ) -> None:
+        super().__init__(reduction=check_reduction(str(reduction)))
+        check_activation(sigmoid, softmax, None)
+        if not (sigmoid or softmax):
+            raise ValueError("focal loss takes logits: set sigmoid=True (multi-label) or softmax=True (multi-class).")
+        self.include_background = include_background
+        self.to_onehot_y = to_onehot_y
+        self.sigmoid = sigmoid
+        self.softmax = softmax
+        self.gamma = check_range("gamma", gamma, low=0.0)
+        if alpha is not None:
+            if isinstance(alpha, (int, float)):
+                check_range("alpha", alpha, low=0.0, high=1.0)
+            else:
+                for a in alpha:
+                    check_range("alpha (each entry)", a, low=0.0, high=1.0)
+        self.alpha = alpha
+        _check_weights("weight", weight)
+        self.register_buffer("class_weight", None if weight is None else torch.as_tensor(weight, dtype=torch.float32))
+        self.class_weight: torch.Tensor | None
+        per_channel_alpha = alpha is not None and not isinstance(alpha, (int, float))
+        # with a per-channel alpha MONAI's loss is built per call, once the channel count is known
+        self.monai_loss = (
+            None
+            if per_channel_alpha
+            else FocalLoss(gamma=self.gamma, alpha=alpha, reduction="none", use_softmax=softmax)
+        )
+
+    def _monai(self, n_channels: int) -> FocalLoss:
+        """MONAI's loss on all channels; a per-channel ``alpha`` given for the kept channels gets a (dropped)
+        background entry so that MONAI sees one per channel."""
+        if self.monai_loss is not None:
+            return self.monai_loss
+        alpha = [float(a) for a in self.alpha]
+        n_kept = n_channels - (0 if self.include_background else 1)
+        if len(alpha) != n_kept:
+            raise ValueError(f"alpha has {len(alpha)} entries but the loss sees {n_kept} channel(s).")
+        if not self.include_background:
+            alpha = [0.0, *alpha]
+        return FocalLoss(gamma=self.gamma, alpha=alpha, reduction="none", use_softmax=self.softmax)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(device_type=device_type(input), enabled=False):
+            check_input_target(input, target, to_onehot_y=self.to_onehot_y, softmax=self.softmax)
+            n_channels = input.shape[1]
+            g = one_hot(target, n_channels) if self.to_onehot_y and n_channels > 1 else target.float()
+            loss = self._monai(n_channels)(input.float(), g)
+            if not self.include_background:
+                if n_channels == 1:
+                    raise ValueError("include_background=False needs at least 2 channels; input has 1.")
+                loss = loss[:, 1:]
+            loss = loss.flatten(2).mean(2)
+            if self.class_weight is not None:
+                w = self.class_weight.to(loss).flatten()
+                if w.numel() not in (1, loss.shape[1]):
+                    raise ValueError(f"weight has {w.numel()} entries but the loss sees {loss.shape[1]} channel(s).")
+                loss = loss * w
+            return reduce(loss, self.reduction)

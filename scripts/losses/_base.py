@@ -2,8 +2,8 @@
 
 One place decides what a loss receives: the checks on shapes, target values and activation flags (each
 raises a ``ValueError`` that names the problem and the offending value), the activation in float32
-outside autocast, the label-to-one-hot conversion, the region statistics ``TP``, ``sum p`` and ``sum g``
-from which every region loss is written, and the final reduction.
+outside autocast (float64 input stays float64, for gradcheck), the label-to-one-hot conversion, the region
+statistics ``TP``, ``sum p`` and ``sum g`` from which every region loss is written, and the final reduction.
 
 Conventions (see ``docs/losses.md``):
 
@@ -125,14 +125,14 @@ def device_type(x: object) -> str:
 
 
 def activate(input: torch.Tensor, sigmoid: bool, softmax: bool, other_act: Callable | None) -> torch.Tensor:
-    """Probabilities in float32 (call outside autocast)."""
-    x = input.float()
+    """Probabilities in float32, or float64 for float64 input (call outside autocast)."""
+    x = input if input.dtype == torch.float64 else input.float()
     if sigmoid:
         return torch.sigmoid(x)
     if softmax:
         return torch.softmax(x, dim=1)
     if other_act is not None:
-        return other_act(x).float()
+        return other_act(x).to(x.dtype)
     return x
 
 
@@ -183,9 +183,10 @@ def reduce(loss: torch.Tensor, reduction: str) -> torch.Tensor:
 class ImbalanceLoss(_Loss):
     """Base class: MONAI's common arguments, validation and the float32 (probabilities, one-hot) pair.
 
-    Subclasses implement ``compute(p, g)`` on float32 probabilities ``p`` and one-hot target ``g``
-    (both ``(B, C, *spatial)``, background already removed when ``include_background=False``) and return
-    a per ``(b, c)`` loss (or ``(1, C)`` with ``batch=True``); the base class reduces it.
+    Subclasses implement ``compute(p, g)`` on float32 (float64 for float64 input) probabilities ``p`` and
+    one-hot target ``g`` of the same dtype (both ``(B, C, *spatial)``, background already removed when
+    ``include_background=False``) and return a per ``(b, c)`` loss (or ``(1, C)`` with ``batch=True``); the
+    base class reduces it.
     """
 
     def __init__(
@@ -216,7 +217,8 @@ class ImbalanceLoss(_Loss):
         check_input_target(input, target, to_onehot_y=self.to_onehot_y, softmax=self.softmax)
         p = activate(input, self.sigmoid, self.softmax, self.other_act)
         n_classes = input.shape[1]
-        g = one_hot(target, n_classes) if self.to_onehot_y and n_classes > 1 else target.float()
+        g = one_hot(target, n_classes) if self.to_onehot_y and n_classes > 1 else target
+        g = g.to(p.dtype)
         if not self.include_background:
             if n_classes == 1:
                 raise ValueError("include_background=False needs at least 2 channels; input has 1.")

@@ -1,0 +1,125 @@
+"""Read a decathlon-style datalist file (MSD ``dataset.json`` or a user's own) into datalist entries.
+
+The file holds ``{"training": [{"image": ..., "label": ...}], "validation": [...], "test": [...]}`` with paths
+relative to ``dataset_dir`` (absolute paths are kept). ``test`` items may be bare image paths, as in MSD.
+
+The label convention of an entry is, in order of precedence: the entry's own ``"convention"``; the file's
+top-level ``"convention"``; MSD Task01 when the file's ``"modality"``/``"labels"`` are those of Task01; else it is
+inferred from the image file names (``_flair`` -> brats2021, ``-t2f`` -> brats2023, ``imaging`` -> kits19).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from .conventions import get_convention
+from .layouts import BRATS2021_IMAGES, BRATS2023_IMAGES, KITS_IMAGE, nifti_stem
+
+SECTIONS = ("training", "validation", "test")
+
+
+def read_json(path: str) -> dict:
+    try:
+        with open(path, encoding="utf-8") as f:
+            content = json.load(f)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"datalist file {path} is not valid JSON: {e}") from None
+    if not isinstance(content, dict):
+        raise ValueError(f"datalist file {path} must hold a JSON object with {SECTIONS} lists.")
+    return content
+
+
+def _is_msd_task01(content: dict) -> bool:
+    modality = content.get("modality")
+    labels = {str(v).lower() for v in (content.get("labels") or {}).values()}
+    return (
+        isinstance(modality, dict)
+        and len(modality) == 4
+        and str(modality.get("0", "")).upper() == "FLAIR"
+        and any("enhancing" in v for v in labels)
+    )
+
+
+def _stem(path: str) -> str:
+    name = os.path.basename(path)
+    return nifti_stem(name) or name
+
+
+def _infer_convention(image: str | list[str]) -> str | None:
+    first = image[0] if isinstance(image, list) else image
+    stem = _stem(first).lower()
+    if any(stem.endswith(s) for s in BRATS2021_IMAGES):
+        return "brats2021"
+    if any(stem.endswith(s) for s in BRATS2023_IMAGES):
+        return "brats2023"
+    if stem == KITS_IMAGE:
+        return "kits19"
+    return None
+
+
+def _case_id(image: str | list[str]) -> str:
+    first = image[0] if isinstance(image, list) else image
+    stem = _stem(first)
+    if stem == KITS_IMAGE:
+        return os.path.basename(os.path.dirname(first))
+    for suffix in (*BRATS2021_IMAGES, *BRATS2023_IMAGES):
+        if isinstance(image, list) and stem.lower().endswith(suffix):
+            return stem[: -len(suffix)]
+    return stem
+
+
+def _absolute(path: object, base_dir: str, where: str) -> str:
+    if not isinstance(path, str) or not path:
+        raise ValueError(f"{where}: a path must be a non-empty string, got {path!r}.")
+    return os.path.abspath(path if os.path.isabs(path) else os.path.join(base_dir, path))
+
+
+def read_datalist_file(path: str, base_dir: str) -> dict[str, list[dict]]:
+    """Entries of each section of the file (``training``, ``validation``, ``test``), paths made absolute."""
+    content = read_json(path)
+    if not any(isinstance(content.get(s), list) and content.get(s) for s in SECTIONS):
+        raise ValueError(f"datalist file {path} has no non-empty {' / '.join(SECTIONS)} list.")
+    default = content.get("convention")
+    if default is not None:
+        get_convention(default)
+    elif _is_msd_task01(content):
+        default = "msd_task01"
+    out: dict[str, list[dict]] = {}
+    for section in SECTIONS:
+        items = content.get(section) or []
+        if not isinstance(items, list):
+            raise ValueError(f"datalist file {path}: {section!r} must be a list, got {type(items).__name__}.")
+        entries = []
+        for i, item in enumerate(items):
+            where = f"datalist file {path}, {section}[{i}]"
+            if isinstance(item, str):
+                item = {"image": item}
+            if not isinstance(item, dict) or "image" not in item:
+                raise ValueError(f"{where}: expected an object with an 'image' key (or an image path), got {item!r}.")
+            image = item["image"]
+            if isinstance(image, list):
+                if len(image) != 4:
+                    raise ValueError(
+                        f"{where}: a list 'image' must hold the 4 modalities (FLAIR, T1, T1ce, T2), got {len(image)}."
+                    )
+                image = [_absolute(p, base_dir, where) for p in image]
+            else:
+                image = _absolute(image, base_dir, where)
+            case = item.get("case") or _case_id(image)
+            convention = item.get("convention") or default or _infer_convention(image)
+            if convention is None:
+                raise ValueError(
+                    f"{where} (case {case!r}): cannot tell the label convention from the file names; add "
+                    f'"convention" (one of brats2021, brats2023, msd_task01, kits19, kits23) to the entry or '
+                    f"to the top level of the file."
+                )
+            get_convention(convention, case)
+            entry = {**item, "case": str(case), "image": image, "convention": convention}
+            if item.get("label"):
+                entry["label"] = _absolute(item["label"], base_dir, where)
+            else:
+                entry.pop("label", None)
+            entries.append(entry)
+        out[section] = entries
+    return out

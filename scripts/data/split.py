@@ -1,0 +1,107 @@
+"""Deterministic train/validation split of a datalist, saved with the run."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import tempfile
+
+from .datalist import _finish, datalist_sections
+
+logger = logging.getLogger(__name__)
+
+
+def _check_fraction(val_fraction: float) -> float:
+    try:
+        value = float(val_fraction)
+    except (TypeError, ValueError):
+        raise ValueError(f"val_fraction must be a number in (0, 1), got {val_fraction!r}.") from None
+    if not 0.0 < value < 1.0:
+        raise ValueError(f"val_fraction must lie in (0, 1), got {val_fraction!r}.")
+    return value
+
+
+def save_json_atomic(content: object, path: str) -> str:
+    """Write ``content`` as JSON to ``path`` through a temporary file in the same folder and a rename."""
+    path = os.path.abspath(str(path))
+    folder = os.path.dirname(path)
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp_", suffix=".json", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(content, f, indent=2)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
+
+
+def split_datalist(
+    datalist: list[dict], val_fraction: float = 0.2, seed: int = 0, save_to: str | None = None
+) -> tuple[list[dict], list[dict]]:
+    """Split ``datalist`` into (train, val), deterministically from ``seed``.
+
+    The cases are sorted by ``"case"`` before shuffling with ``random.Random(seed)``, so the split depends only
+    on the set of cases and the seed, not on the order of the list. ``round(val_fraction * n)`` cases go to
+    validation, clamped to ``[1, n - 1]`` when ``n >= 2``; a single case goes to training and validation is
+    empty. Both parts come back sorted by case. With ``save_to``, the split is written there as JSON
+    ``{"seed", "val_fraction", "training", "validation"}`` (atomically: temporary file, then rename).
+    """
+    fraction = _check_fraction(val_fraction)
+    if not isinstance(datalist, list) or not all(isinstance(e, dict) and "case" in e for e in datalist):
+        raise ValueError("datalist must be a list of dicts, each with a 'case' key (see build_datalist).")
+    if not datalist:
+        raise ValueError("cannot split an empty datalist.")
+    ordered = sorted(datalist, key=lambda e: str(e["case"]))
+    n = len(ordered)
+    n_val = 0 if n < 2 else min(max(round(fraction * n), 1), n - 1)
+    indices = list(range(n))
+    random.Random(seed).shuffle(indices)
+    val_idx = set(indices[:n_val])
+    train = [e for i, e in enumerate(ordered) if i not in val_idx]
+    val = [e for i, e in enumerate(ordered) if i in val_idx]
+    if save_to:
+        save_json_atomic({"seed": seed, "val_fraction": fraction, "training": train, "validation": val}, save_to)
+    return train, val
+
+
+def train_val_datalists(
+    dataset_dir: str,
+    datalist_file: str | None = None,
+    val_fraction: float = 0.2,
+    seed: int = 0,
+    save_to: str | None = None,
+    check: bool = False,
+    skip_bad: bool = False,
+) -> dict[str, list[dict]]:
+    """``{"training": [...], "validation": [...]}`` for a config: ``"@split#training"``.
+
+    A datalist file (or MSD ``dataset.json``) with a non-empty ``validation`` list keeps its own split (``seed``
+    and ``val_fraction`` unused); otherwise the labelled cases are split by :func:`split_datalist`. With ``check``,
+    every case is first validated by :func:`scripts.data.validate.check_datalist` (``skip_bad`` drops bad cases
+    with a warning instead of raising; it also keeps case folders missing a modality so they can be reported).
+    """
+    _check_fraction(val_fraction)
+    sections = datalist_sections(dataset_dir, datalist_file, allow_missing=bool(check and skip_bad))
+    where = f"dataset_dir {os.path.abspath(str(dataset_dir))}"
+    labelled = _finish(sections.get("training", []) + sections.get("validation", []), True, where)
+    if check:
+        from .validate import check_datalist
+
+        labelled = check_datalist(labelled, skip_bad=skip_bad)
+    given_val = {e["case"] for e in sections.get("validation", [])}
+    if given_val:
+        train = [e for e in labelled if e["case"] not in given_val]
+        val = [e for e in labelled if e["case"] in given_val]
+        logger.info("using the datalist file's own split: %d training, %d validation cases", len(train), len(val))
+        if save_to:
+            save_json_atomic({"seed": None, "val_fraction": None, "training": train, "validation": val}, save_to)
+    else:
+        train, val = split_datalist(labelled, val_fraction, seed, save_to)
+    return {"training": train, "validation": val}

@@ -14,11 +14,25 @@ from typing import Any
 
 from torch.nn.modules.loss import _Loss
 
+from .bce_dice import BCEDiceLoss
+from .combo import ComboLoss
+from .cross_entropy import CrossEntropyLoss
+from .dice_focal import DiceFocalLoss
 from .dice_two_class import DiceTwoClassLoss
+from .exp_log import ExpLogLoss
 from .focal_dice import FocalDiceLoss
 from .focal_tversky import FocalTverskyLoss
 from .monai_checked import CheckedDiceLoss, CheckedFocalLoss, CheckedGeneralizedDiceLoss, CheckedTverskyLoss
 from .sensitivity_specificity import SensitivitySpecificityLoss
+from .unified_focal import (
+    AsymmetricFocalLoss,
+    AsymmetricFocalTverskyLoss,
+    AsymmetricUnifiedFocalLoss,
+    SymmetricFocalLoss,
+    SymmetricFocalTverskyLoss,
+    SymmetricUnifiedFocalLoss,
+)
+from .weighted_ce import WeightedCrossEntropyLoss
 
 ACTIVATION_KEYS = ("sigmoid", "softmax", "other_act")
 
@@ -54,8 +68,39 @@ LOSSES: dict[str, LossSpec] = {
     ),
     "sensitivity_specificity": LossSpec(SensitivitySpecificityLoss, "Brosch et al., MICCAI 2015", {"r": 0.05}),
     # --- distribution losses ---
+    "bce": LossSpec(CrossEntropyLoss, "binary cross-entropy (per channel)", {"sigmoid": True}),
+    "ce": LossSpec(CrossEntropyLoss, "categorical cross-entropy", {"softmax": True}),
+    "wce": LossSpec(WeightedCrossEntropyLoss, "Sudre et al., DLMIA 2017 (weighted CE)", {"pos_weight": "auto"}),
     "focal": LossSpec(
         CheckedFocalLoss, "Lin et al., ICCV 2017", {"sigmoid": True, "gamma": 2.0, "alpha": 0.25}, monai=True
+    ),
+    # --- compound losses ---
+    "bce_dice": LossSpec(BCEDiceLoss, "CE + Dice (Milletari et al. 2016 Dice)", {"lambda_dice": 1.0, "lambda_ce": 1.0}),
+    "dice_focal": LossSpec(
+        DiceFocalLoss,
+        "Zhu et al., AnatomyNet, Med. Phys. 2018",
+        {"lambda_dice": 1.0, "lambda_focal": 1.0, "gamma": 2.0},
+    ),
+    "exp_log": LossSpec(
+        ExpLogLoss,
+        "Wong et al., MICCAI 2018",
+        {"w_dice": 0.8, "w_cross": 0.2, "gamma_dice": 0.3, "gamma_cross": 0.3, "smooth_nr": 1.0, "smooth_dr": 1.0},
+    ),
+    "combo": LossSpec(ComboLoss, "Taghanaki et al., CMIG 2019", {"alpha": 0.5, "beta": 0.5}),
+    # --- Unified Focal family (Yeung et al., CMIG 2022) ---
+    "symmetric_focal": LossSpec(SymmetricFocalLoss, "Yeung et al., CMIG 2022", {"delta": 0.7, "gamma": 2.0}),
+    "asymmetric_focal": LossSpec(AsymmetricFocalLoss, "Yeung et al., CMIG 2022", {"delta": 0.7, "gamma": 2.0}),
+    "symmetric_focal_tversky": LossSpec(
+        SymmetricFocalTverskyLoss, "Yeung et al., CMIG 2022", {"delta": 0.7, "gamma": 0.75}
+    ),
+    "asymmetric_focal_tversky": LossSpec(
+        AsymmetricFocalTverskyLoss, "Yeung et al., CMIG 2022", {"delta": 0.7, "gamma": 0.75}
+    ),
+    "symmetric_unified_focal": LossSpec(
+        SymmetricUnifiedFocalLoss, "Yeung et al., CMIG 2022", {"weight": 0.5, "delta": 0.6, "gamma": 0.5}
+    ),
+    "asymmetric_unified_focal": LossSpec(
+        AsymmetricUnifiedFocalLoss, "Yeung et al., CMIG 2022", {"weight": 0.5, "delta": 0.6, "gamma": 0.5}
     ),
 }
 

@@ -46,6 +46,10 @@ come from the logits and are clipped in log space (the same clip as the referenc
 ``(1 - p)^gamma`` is ``exp(gamma log(1 - p))``; ``1 - mTI`` is computed from FN and FP without cancellation and
 floored at the smallest normal float before the power ``1 - gamma`` (finite gradient at mTI = 1).
 
+Empty classes: with the reference's smoothing of 1e-7, an empty class predicted empty still has
+``FP >= 1e-7 N`` from the clipped probabilities (``N`` voxels), so ``mTI = 1 / (1 + (1 - delta) N)`` and its
+focal Tversky term is close to 1, as in the reference code. ``smooth_nr = smooth_dr = 1`` makes it close to 0.
+
 Shapes: input ``(B, C, *spatial)`` logits (probabilities without activation); target ``(B, 1, *spatial)``
 labels with ``to_onehot_y=True`` or ``(B, C, *spatial)`` values in [0, 1]. ``reduction="none"`` returns a
 tensor that broadcasts against ``(B, C)``; each class documents its exact shape.

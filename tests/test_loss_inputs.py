@@ -171,3 +171,10 @@ def test_valid_input_passes_the_checks():
     )
     assert torch.isfinite(SensitivitySpecificityLoss(sigmoid=True, r=1.0)(logits(), regions()))
     assert torch.isfinite(CheckedTverskyLoss(sigmoid=True, alpha=0.0, beta=1.0)(logits(), regions()))
+
+
+def test_huge_finite_values_are_not_reported_as_non_finite():
+    x = torch.full((1, 2, 4, 4), 3e38)  # finite, but their float32 sum overflows
+    x[:, 1] = -3e38
+    labels = torch.zeros(1, 1, 4, 4, dtype=torch.long)
+    assert torch.isfinite(build_loss("dice", softmax=True, to_onehot_y=True)(x, labels))

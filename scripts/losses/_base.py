@@ -100,7 +100,9 @@ def check_input_target(input: torch.Tensor, target: torch.Tensor, *, to_onehot_y
         )
     if target.is_floating_point() or target.is_complex():
         t = target.detach().float()
-        if not torch.isfinite(t.sum()):
+        # one reduction on the fast path; the element-wise test only when the sum is not finite (it can
+        # overflow for huge finite values)
+        if not torch.isfinite(t.sum()) and not torch.isfinite(t).all():
             raise ValueError("target contains NaN or infinite values.")
     else:
         t = target.detach()
@@ -116,7 +118,8 @@ def check_input_target(input: torch.Tensor, target: torch.Tensor, *, to_onehot_y
         raise ValueError(f"one-hot / binary target values must lie in [0, 1], got values in [{lo:g}, {hi:g}].")
     if not torch.isfinite(input.detach().sum(dtype=torch.float32)):
         n_bad = int((~torch.isfinite(input.detach())).sum())
-        raise ValueError(f"input contains {n_bad} NaN or infinite value(s).")
+        if n_bad:
+            raise ValueError(f"input contains {n_bad} NaN or infinite value(s).")
 
 
 def device_type(x: object) -> str:

@@ -131,3 +131,48 @@ def test_every_name_runs_in_both_bundle_modes(name, mode, spatial):
     per = build_loss(name, **kwargs, reduction="none")(x, target)
     assert torch.broadcast_shapes(per.shape, (2, 3)) == (2, 3), per.shape
     assert float(per.mean()) == pytest.approx(float(value), rel=1e-5, abs=1e-7)
+
+
+@pytest.mark.parametrize("mode", sorted(MODES))
+@pytest.mark.parametrize("name", NAMES)
+def test_cpu_bf16_autocast_close_to_float32(name, mode):
+    kwargs, make = MODES[mode]
+    x, target = make((4, 5, 6))
+    conv = torch.nn.Conv3d(3, 3, 1)
+    with torch.no_grad():
+        conv.weight.copy_(torch.eye(3).view(3, 3, 1, 1, 1))
+        conv.bias.zero_()
+    loss = build_loss(name, **kwargs)
+    ref = loss(conv(x), target).detach()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = conv(x)
+        assert out.dtype == torch.bfloat16
+        value = loss(out, target)
+    assert value.dtype == torch.float32 and torch.isfinite(value)
+    value.backward()
+    assert all(torch.isfinite(q.grad).all() for q in conv.parameters())
+    torch.testing.assert_close(value, ref, rtol=2e-2, atol=2e-3)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="GPU AMP check needs CUDA")
+@pytest.mark.parametrize("mode", sorted(MODES))
+@pytest.mark.parametrize("name", NAMES)
+def test_cuda_fp16_autocast_over_65504_voxels(name, mode):
+    kwargs, make = MODES[mode]
+    x, target = make((64, 64, 64))  # 262,144 voxels per channel: fp16 sums would overflow
+    x, target = x.cuda(), target.cuda()
+    conv = torch.nn.Conv3d(3, 3, 1).cuda()
+    with torch.no_grad():
+        conv.weight.copy_(torch.eye(3).view(3, 3, 1, 1, 1))
+        conv.bias.zero_()
+    loss = build_loss(name, **kwargs)
+    ref = loss(conv(x), target).detach()
+    with torch.autocast("cuda", dtype=torch.float16):
+        out = conv(x)
+        assert out.dtype == torch.float16
+        value = loss(out, target)
+    assert value.dtype == torch.float32 and torch.isfinite(value)
+    value.backward()
+    assert all(torch.isfinite(q.grad).all() for q in conv.parameters())
+    torch.testing.assert_close(value, ref, rtol=1e-2, atol=1e-3)

@@ -38,7 +38,7 @@ TISSUE = {
     "csf": (110.0, 150.0, 150.0, 1100.0),
     "ed": (700.0, 340.0, 350.0, 820.0),
     "ncr": (540.0, 220.0, 220.0, 960.0),
-    "et": (620.0, 420.0, 880.0, 660.0),
+    "et": (620.0, 420.0, 1000.0, 660.0),
 }
 VESSEL_T1CE = 820.0
 NUM_VESSELS = 5
@@ -88,16 +88,18 @@ def brats_phantom(shape: tuple[int, int, int], rng: np.random.Generator) -> tupl
     direction /= np.linalg.norm(direction)
     t_center = center + direction * rng.uniform(0.05, 0.45) * radii
     rc = rng.uniform(7.0, 11.0) * scale
-    rim = max(rng.uniform(1.5, 2.3) * scale, 1.0)
+    rim = rng.uniform(1.5, 2.3) * scale
     ro = rc + rng.uniform(5.0, 10.0) * scale
     d = ellipsoid_distance(grid, t_center, rng.uniform(0.8, 1.2, 3), random_rotation(rng, np.pi))
     d_core = d * (1 + 0.15 * smooth_field(rng, shape, 5))
     d_oedema = d * (1 + 0.3 * smooth_field(rng, shape, 5))
     wt = ((d_oedema < ro) | ((d_oedema < 1.3 * ro) & wm)) & brain
     tc = (d_core < rc) & brain
-    necrosis = tc & (d_core < rc - rim)
+    # Erosion nests the parts exactly: every neighbour of a necrotic voxel is tumour core, and every neighbour
+    # of a core voxel is whole tumour.
+    necrosis = ndimage.binary_erosion(tc, iterations=max(1, round(rim)))
     et = tc & ~necrosis
-    wt |= tc
+    wt |= ndimage.binary_dilation(tc)
     label = np.zeros(shape, dtype=np.uint8)
     label[wt] = 2
     label[necrosis] = 1
@@ -114,7 +116,7 @@ def brats_phantom(shape: tuple[int, int, int], rng: np.random.Generator) -> tupl
         _draw_segment(vessels, p0, p0 + rng.standard_normal(3) * 0.2 * size)
     vessels &= brain & ~wt
 
-    et_gain = rng.uniform(0.8, 1.1)
+    et_gain = rng.uniform(0.85, 1.1)
     images = np.zeros((4, *shape), dtype=np.float32)
     texture = 1 + 0.05 * smooth_field(rng, shape, 12)
     heterogeneity = 1 + 0.1 * smooth_field(rng, shape, 10)
@@ -129,7 +131,7 @@ def brats_phantom(shape: tuple[int, int, int], rng: np.random.Generator) -> tupl
             x[vessels] = VESSEL_T1CE
         x *= texture
         x[wt] *= heterogeneity[wt]
-        x = ndimage.gaussian_filter(x, 0.6)
+        x = ndimage.gaussian_filter(x, 0.5)  # partial volume
         x *= _bias_field(rng, shape)
         x += rng.normal(0.0, 0.05 * TISSUE["wm"][m] * rng.uniform(0.8, 1.3), shape).astype(np.float32)
         x *= rng.uniform(0.7, 1.4)  # scanner scale

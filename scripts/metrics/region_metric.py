@@ -69,7 +69,7 @@ class BraTSRegionMetric(CumulativeIterationMetric):
                     out[b, c] = brats_dice(pred[b, c], ref[b, c])
                 else:
                     out[b, c] = brats_hd95(pred[b, c], ref[b, c], self.spacing, self.no_overlap_value)
-        return torch.as_tensor(out, dtype=torch.float32, device=y_pred.device)
+        return torch.as_tensor(out, dtype=torch.float64, device=y_pred.device)
 
     def aggregate(self, reduction: MetricReduction | str | None = None):
         data = self.get_buffer()

@@ -23,6 +23,11 @@ def _as_float(value) -> float:
     return float(value.item() if isinstance(value, torch.Tensor) else value)
 
 
+def _json_number(value: float) -> float | None:
+    """NaN is not JSON: write null."""
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
 def write_case_report(
     output_dir: str | Path,
     cases: Sequence[str],
@@ -69,11 +74,12 @@ def write_case_report(
         writer.writerow(["statistic", *names])
         for stat in STATISTICS:
             writer.writerow([stat, *(repr(summary[n][stat]) for n in names)])
-    payload = {"num_cases": len(cases), "overall": {k: _as_float(v) for k, v in (overall or {}).items()}}
-    payload["per_metric"] = summary
-    # NaN is not JSON: write null
-    text = json.dumps(payload, indent=2, allow_nan=True).replace("NaN", "null")
-    paths["summary_json"].write_text(text + "\n")
+    payload = {
+        "num_cases": len(cases),
+        "overall": {k: _json_number(_as_float(v)) for k, v in (overall or {}).items()},
+        "per_metric": {n: {k: _json_number(v) for k, v in s.items()} for n, s in summary.items()},
+    }
+    paths["summary_json"].write_text(json.dumps(payload, indent=2, allow_nan=False) + "\n")
     return paths
 
 

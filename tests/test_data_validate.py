@@ -1,6 +1,7 @@
 """check_datalist: each fault injected into tiny cases is reported with its case and file; skip_bad mode; CLI."""
 
 import gzip
+import json
 import logging
 import os
 import subprocess
@@ -212,3 +213,45 @@ def test_cli_report(tmp_path):
     bad = run_cli(str(tmp_path))
     assert bad.returncode == 1
     assert "case 'BraTS2021_00001'" in bad.stdout and f"{dl[1]['image'][1]}: missing file" in bad.stdout
+
+
+def test_cache_skips_unchanged_files_and_rereads_changed_ones(tmp_path):
+    for i in range(2):  # uncompressed files: a rewrite with other values keeps the byte size
+        write_brats2021_case(tmp_path / "d", f"BraTS20_Training_{i:03d}", ext=".nii")
+    dl = build_datalist(str(tmp_path / "d"))
+    cache = os.path.join(tmp_path, "run", "data_check_cache.json")
+    assert check_datalist(dl, cache_file=cache) == dl
+    with open(cache) as f:
+        remembered = json.load(f)["files"]
+    assert sorted(remembered) == sorted(p for e in dl for p in [*e["image"], e["label"]])
+    # Same size and modification time: the cache vouches for the file and its values are not read again ...
+    path = dl[0]["label"]
+    st = os.stat(path)
+    write_nifti(path, np.full((8, 8, 6), 9, np.uint8), BRATS_AFFINE)
+    assert os.stat(path).st_size == st.st_size
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert check_datalist(dl, cache_file=cache) == dl
+    # ... a new modification time makes it read again
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    assert f"{path}: label values [9]" in only_error(dl, cache_file=cache)
+    # headers are always checked, cache or not
+    write_nifti(dl[1]["image"][1], np.ones((8, 8, 5), np.int16) * np.arange(5), BRATS_AFFINE)
+    assert f"{dl[1]['image'][1]}: spatial shape (8, 8, 5)" in only_error(dl, cache_file=cache)
+
+
+def test_cache_convention_is_part_of_the_key(tmp_path):
+    dl = brats(tmp_path / "d", n=1)
+    cache = os.path.join(tmp_path, "cache.json")
+    check_datalist(dl, cache_file=cache)
+    as_2023 = [{**dl[0], "convention": "brats2023"}]  # label value 4 is not a brats2023 value
+    assert "label values [4] outside the brats2023" in only_error(as_2023, cache_file=cache)
+
+
+def test_unreadable_cache_is_ignored(tmp_path, caplog):
+    dl = brats(tmp_path / "d", n=1)
+    cache = tmp_path / "cache.json"
+    cache.write_text("{broken")
+    with caplog.at_level(logging.WARNING):
+        assert check_datalist(dl, cache_file=str(cache)) == dl
+    assert "ignoring unreadable data check cache" in caplog.text
+    assert json.loads(cache.read_text())["version"] == 1

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import random
-import tempfile
 
+from .atomic import save_json_atomic
 from .datalist import _finish, datalist_sections
 
 logger = logging.getLogger(__name__)
@@ -21,25 +20,6 @@ def _check_fraction(val_fraction: float) -> float:
     if not 0.0 < value < 1.0:
         raise ValueError(f"val_fraction must lie in (0, 1), got {val_fraction!r}.")
     return value
-
-
-def save_json_atomic(content: object, path: str) -> str:
-    """Write ``content`` as JSON to ``path`` through a temporary file in the same folder and a rename."""
-    path = os.path.abspath(str(path))
-    folder = os.path.dirname(path)
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp_", suffix=".json", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(content, f, indent=2)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    return path
 
 
 def split_datalist(
@@ -79,29 +59,37 @@ def train_val_datalists(
     save_to: str | None = None,
     check: bool = False,
     skip_bad: bool = False,
+    check_cache_file: str | None = None,
 ) -> dict[str, list[dict]]:
     """``{"training": [...], "validation": [...]}`` for a config: ``"@split#training"``.
 
     A datalist file (or MSD ``dataset.json``) with a non-empty ``validation`` list keeps its own split (``seed``
     and ``val_fraction`` unused); otherwise the labelled cases are split by :func:`split_datalist`. With ``check``,
     every case is first validated by :func:`scripts.data.validate.check_datalist` (``skip_bad`` drops bad cases
-    with a warning instead of raising; it also keeps case folders missing a modality so they can be reported).
+    with a warning instead of raising; it also keeps case folders missing a modality so they can be reported;
+    ``check_cache_file`` lets later runs skip re-reading unchanged files, see ``check_datalist``'s ``cache_file``).
     """
     _check_fraction(val_fraction)
     sections = datalist_sections(dataset_dir, datalist_file, allow_missing=bool(check and skip_bad))
     where = f"dataset_dir {os.path.abspath(str(dataset_dir))}"
     labelled = _finish(sections.get("training", []) + sections.get("validation", []), True, where)
-    if check:
-        from .validate import check_datalist
-
-        labelled = check_datalist(labelled, skip_bad=skip_bad)
     given_val = {e["case"] for e in sections.get("validation", [])}
     if given_val:
         train = [e for e in labelled if e["case"] not in given_val]
         val = [e for e in labelled if e["case"] in given_val]
         logger.info("using the datalist file's own split: %d training, %d validation cases", len(train), len(val))
-        if save_to:
-            save_json_atomic({"seed": None, "val_fraction": None, "training": train, "validation": val}, save_to)
     else:
-        train, val = split_datalist(labelled, val_fraction, seed, save_to)
+        train, val = split_datalist(labelled, val_fraction, seed)
+    if check:
+        # Split first, then drop bad cases from each part: fixing or breaking one case never moves the others.
+        from .validate import check_datalist
+
+        good = {id(e) for e in check_datalist(labelled, skip_bad=skip_bad, cache_file=check_cache_file)}
+        train = [e for e in train if id(e) in good]
+        val = [e for e in val if id(e) in good]
+        if not train:
+            raise ValueError(f"{where}: no good training case left after skipping the bad ones.")
+    if save_to:
+        content = {"seed": None if given_val else seed, "val_fraction": None if given_val else float(val_fraction)}
+        save_json_atomic({**content, "training": train, "validation": val}, save_to)
     return {"training": train, "validation": val}

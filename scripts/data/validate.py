@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 import nibabel as nib
 import numpy as np
 
+from .check_cache import ValueCheckCache
 from .conventions import CONVENTIONS
 
 logger = logging.getLogger(__name__)
@@ -86,8 +87,11 @@ def _check_label_values(arr: np.ndarray, path: str, convention: str, problems: l
         )
 
 
-def check_case(entry: dict, check_labels: bool = True, check_values: bool = True) -> list[str]:
-    """Problems of one datalist entry (empty when the case is good); each names the file concerned."""
+def check_case(
+    entry: dict, check_labels: bool = True, check_values: bool = True, cache: ValueCheckCache | None = None
+) -> list[str]:
+    """Problems of one datalist entry (empty when the case is good); each names the file concerned. Files that
+    ``cache`` knows unchanged since they passed the value checks are not read again."""
     problems: list[str] = []
     if not isinstance(entry, dict) or "image" not in entry:
         return [f"entry without an 'image' key: {entry!r}"]
@@ -122,6 +126,9 @@ def check_case(entry: dict, check_labels: bool = True, check_values: bool = True
 
     if check_values:
         for path, role, img in readable:
+            if cache is not None and cache.passed(path, role, convention):
+                continue
+            before = len(problems)
             arr = _load_data(img, path, problems)
             if arr is None:
                 continue
@@ -130,6 +137,8 @@ def check_case(entry: dict, check_labels: bool = True, check_values: bool = True
             elif convention in CONVENTIONS:
                 _check_label_values(arr, path, convention, problems)
             del arr
+            if cache is not None and len(problems) == before and (role == "image" or convention in CONVENTIONS):
+                cache.add(path, role, convention)
     return problems
 
 
@@ -138,21 +147,32 @@ def _case_name(entry: object, i: int) -> str:
 
 
 def _problems_per_entry(
-    datalist: list[dict], check_labels: bool, check_values: bool, num_workers: int | None
+    datalist: list[dict], check_labels: bool, check_values: bool, num_workers: int | None, cache_file: str | None
 ) -> list[list[str]]:
     if not isinstance(datalist, list):
         raise ValueError(f"datalist must be a list of dicts, got {type(datalist).__name__}.")
+    cache = ValueCheckCache(cache_file) if cache_file and check_values else None
     workers = num_workers if num_workers else min(4, os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=max(1, int(workers))) as pool:
-        return list(pool.map(lambda e: check_case(e, check_labels, check_values), datalist))
+        results = list(pool.map(lambda e: check_case(e, check_labels, check_values, cache), datalist))
+    if cache is not None:
+        try:
+            cache.save()
+        except OSError as e:
+            logger.warning("could not write the data check cache %s: %s", cache.path, e)
+    return results
 
 
 def find_problems(
-    datalist: list[dict], check_labels: bool = True, check_values: bool = True, num_workers: int | None = None
+    datalist: list[dict],
+    check_labels: bool = True,
+    check_values: bool = True,
+    num_workers: int | None = None,
+    cache_file: str | None = None,
 ) -> dict[str, list[str]]:
     """``{case: [problem, ...]}`` for every bad case of ``datalist`` (threads read files in parallel)."""
     out: dict[str, list[str]] = {}
-    for i, problems in enumerate(_problems_per_entry(datalist, check_labels, check_values, num_workers)):
+    for i, problems in enumerate(_problems_per_entry(datalist, check_labels, check_values, num_workers, cache_file)):
         if problems:
             out.setdefault(_case_name(datalist[i], i), []).extend(problems)
     return out
@@ -172,6 +192,7 @@ def check_datalist(
     check_labels: bool = True,
     check_values: bool = True,
     num_workers: int | None = None,
+    cache_file: str | None = None,
 ) -> list[dict]:
     """Validate every case of ``datalist`` and return the good ones (in their order).
 
@@ -182,11 +203,13 @@ def check_datalist(
         check_values: read the voxel data for the value checks (label values, non-finite or empty images);
             ``False`` checks files, headers, shapes and affines only.
         num_workers: threads reading files (default: up to 4).
+        cache_file: JSON file remembering the files whose values passed (by path, size and modification time);
+            later calls read only new or changed files. Shapes and affines are always checked.
 
     Raises:
         ValueError: a case has a problem and ``skip_bad`` is False, or every case is bad.
     """
-    per_entry = _problems_per_entry(datalist, check_labels, check_values, num_workers)
+    per_entry = _problems_per_entry(datalist, check_labels, check_values, num_workers, cache_file)
     good = [e for e, p in zip(datalist, per_entry) if not p]
     if len(good) == len(datalist):
         return good
@@ -211,12 +234,13 @@ def main(
     check_labels: bool = True,
     check_values: bool = True,
     num_workers: int | None = None,
+    cache_file: str | None = None,
 ) -> None:
     """Print a validation report of every case (labelled or not) of ``dataset_dir``; exit 1 on problems."""
     from .datalist import build_datalist
 
     datalist = build_datalist(dataset_dir, datalist_file, require_label=False, allow_missing=True)
-    problems = find_problems(datalist, check_labels, check_values, num_workers)
+    problems = find_problems(datalist, check_labels, check_values, num_workers, cache_file)
     conventions = sorted({e["convention"] for e in datalist})
     labelled = sum(1 for e in datalist if e.get("label"))
     print(f"{dataset_dir}: {len(datalist)} case(s) ({labelled} labelled), convention(s) {', '.join(conventions)}")

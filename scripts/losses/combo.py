@@ -15,7 +15,7 @@ class ComboLoss(LogProbLoss):
     """Combo loss: a weighted binary cross-entropy minus the Dice coefficient.
 
     Taghanaki S.A. et al., "Combo loss: Handling input and output imbalance in multi-organ segmentation",
-    Computerized Medical Imaging and Graphics 75, 2019, eq. 3, binary form::
+    Computerized Medical Imaging and Graphics 75, 2019, binary form::
 
         L    = alpha wBCE - (1 - alpha) DSC
         wBCE = -1/N sum_x [ beta g ln p + (1 - beta) (1 - g) ln(1 - p) ]

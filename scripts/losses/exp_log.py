@@ -15,7 +15,7 @@ class ExpLogLoss(LogProbLoss):
     """Exponential logarithmic loss: a weighted sum of a focal-like Dice term and a focal-like cross term.
 
     Wong K.C.L. et al., "3D segmentation with exponential logarithmic loss for highly unbalanced object sizes",
-    MICCAI 2018, eq. 1-4::
+    MICCAI 2018::
 
         L      = w_dice E_i[ (-ln Dice_i)^gamma_dice ] + w_cross E_x[ w_l (-ln p_l(x))^gamma_cross ]
         Dice_i = (2 sum_x g_i p_i + smooth_nr) / (sum_x (g_i + p_i) + smooth_dr)

@@ -17,16 +17,17 @@ class WeightedCrossEntropyLoss(LogProbLoss):
     """Weighted cross-entropy: positives weighted by the background-to-foreground voxel ratio.
 
     Sudre C.H. et al., "Generalised Dice overlap as a deep learning loss function for highly unbalanced
-    segmentations", DLMIA 2017, sec. 2 (the binary WCE baseline)::
+    segmentations", DLMIA 2017 (the binary WCE baseline it compares against)::
 
         WCE = -1/N sum_x [ w g log p + (1 - g) log(1 - p) ],    w = (N - sum_x g) / sum_x g
 
     with ``N`` the voxels of the batch; ``w`` is computed over the whole batch and detached (it is a weight,
     not a term to optimise). ``weight_from="prediction"`` computes ``w = (N - sum_x p) / sum_x p`` from the
-    predicted probabilities instead, as the loss survey (Ma et al. 2021) prints it; also detached. Guard: the
-    denominator is at least one voxel, ``w = (N - S) / max(S, 1)``, so an empty foreground (``S = 0``, no
-    positive term anyway) gives a finite weight. An all-foreground batch gives ``w = 0`` (the formula's
-    value). ``pos_weight`` may also be a fixed number ``>= 0`` instead of ``"auto"``.
+    predicted probabilities instead, as the project's seed survey of imbalance losses (a Keras blog post)
+    prints it; also detached. Guard: the denominator is at least one voxel, ``w = (N - S) / max(S, 1)``, so
+    an empty foreground (``S = 0``, no positive term anyway) gives a finite weight. An all-foreground batch
+    gives ``w = 0`` (the formula's value). ``pos_weight`` may also be a fixed number ``>= 0`` instead of
+    ``"auto"``.
 
     Generalisation beyond the binary paper (the paper defines the binary case only):
 

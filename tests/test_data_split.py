@@ -103,3 +103,15 @@ def test_train_val_datalists_with_check(tmp_path):
     with pytest.warns(UserWarning, match="case_00002"):
         split = train_val_datalists(str(tmp_path), check=True, skip_bad=True)
     assert sorted(names(split["training"]) + names(split["validation"])) == ["case_00000", "case_00001"]
+
+
+def test_bad_case_does_not_move_the_good_ones(tmp_path):
+    for i in range(8):
+        write_kits19_case(tmp_path, f"case_{i:05d}")
+    clean = train_val_datalists(str(tmp_path), val_fraction=0.25, seed=4, check=True)
+    bad_case = clean["training"][0]
+    os.remove(bad_case["label"].replace("segmentation", "imaging"))  # break one training case's image
+    with pytest.warns(UserWarning, match=bad_case["case"]):
+        skipped = train_val_datalists(str(tmp_path), val_fraction=0.25, seed=4, check=True, skip_bad=True)
+    assert names(skipped["validation"]) == names(clean["validation"])
+    assert names(skipped["training"]) == [c for c in names(clean["training"]) if c != bad_case["case"]]

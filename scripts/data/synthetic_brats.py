@@ -6,8 +6,8 @@ necrotic centre and an enhancing rim. The four modalities give each tissue a dif
 glioma MRI: oedema bright on FLAIR and T2, enhancing rim bright on T1ce only, necrosis dark on T1/T1ce and bright on
 T2, CSF bright on T2 and dark on FLAIR. Noise, bias fields, texture, per-case intensity scales and a few
 enhancing "vessels" on T1ce (so that thresholding T1ce alone is not the answer) keep the task from being trivial;
-tumour position, size, shape and contrast vary between cases. The enhancing tumour is typically 0.1-0.5 % of the
-voxels (whole tumour 2-8 %), the imbalance this project is about.
+tumour position, size, shape and contrast vary between cases. The enhancing tumour is 0.1-0.45 % of the voxels
+(tumour core 0.2-1 %, whole tumour 1.5-7 %), the imbalance this project is about.
 
 Files: ``<out>/BraTS2021_00000/BraTS2021_00000_{flair,t1,t1ce,t2,seg}.nii.gz``; images int16 (every third case
 float32, as both occur in real downloads), labels uint8 with values 0, 1 (NCR), 2 (ED), 4 (ET). The affine is the
@@ -88,12 +88,12 @@ def brats_phantom(shape: tuple[int, int, int], rng: np.random.Generator) -> tupl
     direction /= np.linalg.norm(direction)
     t_center = center + direction * rng.uniform(0.05, 0.45) * radii
     rc = rng.uniform(7.0, 11.0) * scale
-    rim = rng.uniform(1.5, 2.3) * scale
-    ro = rc + rng.uniform(5.0, 10.0) * scale
+    rim = rng.uniform(2.0, 3.2) * scale
+    ro = rc + rng.uniform(3.0, 7.0) * scale
     d = ellipsoid_distance(grid, t_center, rng.uniform(0.8, 1.2, 3), random_rotation(rng, np.pi))
     d_core = d * (1 + 0.15 * smooth_field(rng, shape, 5))
     d_oedema = d * (1 + 0.3 * smooth_field(rng, shape, 5))
-    wt = ((d_oedema < ro) | ((d_oedema < 1.3 * ro) & wm)) & brain
+    wt = ((d_oedema < ro) | ((d_oedema < 1.25 * ro) & wm)) & brain
     tc = (d_core < rc) & brain
     # Erosion nests the parts exactly: every neighbour of a necrotic voxel is tumour core, and every neighbour
     # of a core voxel is whole tumour.

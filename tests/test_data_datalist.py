@@ -69,10 +69,10 @@ def test_brats2023_layout(tmp_path):
 def test_brats_require_label(tmp_path, caplog):
     write_brats2021_case(tmp_path, "BraTS2021_00000")
     write_brats2021_case(tmp_path, "BraTS2021_00001", with_label=False)
-    with caplog.at_level(logging.INFO):
+    with caplog.at_level(logging.WARNING):
         train = build_datalist(str(tmp_path))
     assert [e["case"] for e in train] == ["BraTS2021_00000"]
-    assert "BraTS2021_00001" in caplog.text
+    assert "1 case(s) without a label left out (inference only): BraTS2021_00001" in caplog.text
     everything = build_datalist(str(tmp_path), require_label=False)
     assert [e["case"] for e in everything] == ["BraTS2021_00000", "BraTS2021_00001"]
     assert "label" not in everything[1]
@@ -265,3 +265,10 @@ def test_datalist_file_errors(tmp_path):
     (tmp_path / "three.json").write_text(json.dumps({"training": [{"image": ["a", "b", "c"], "label": "l"}]}))
     with pytest.raises(ValueError, match=r"three\.json, training\[0\].*4 modalities"):
         build_datalist(str(tmp_path), str(tmp_path / "three.json"))
+
+
+def test_datalist_file_training_entry_without_label(tmp_path):
+    k = write_kits19_case(tmp_path, "case_00000")
+    path = write_decathlon_datalist(os.path.join(tmp_path, "d.json"), training=[{"image": k["image"]}])
+    with pytest.raises(ValueError, match=r"training\[0\] \(case 'case_00000'\) has no 'label'"):
+        build_datalist(str(tmp_path), path)

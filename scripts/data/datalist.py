@@ -79,7 +79,7 @@ def _finish(entries: list[dict], require_label: bool, where: str) -> list[dict]:
     unlabelled = sorted(e["case"] for e in entries if not e.get("label"))
     if require_label and unlabelled:
         shown = ", ".join(unlabelled[:10]) + (", ..." if len(unlabelled) > 10 else "")
-        logger.info("%s: %d case(s) without a label left out (inference only): %s", where, len(unlabelled), shown)
+        logger.warning("%s: %d case(s) without a label left out (inference only): %s", where, len(unlabelled), shown)
         if not kept:
             raise ValueError(
                 f"{where}: none of the {len(entries)} case(s) has a label (e.g. {unlabelled[0]!r}); training and "

@@ -118,6 +118,10 @@ def read_datalist_file(path: str, base_dir: str) -> dict[str, list[dict]]:
             entry = {**item, "case": str(case), "image": image, "convention": convention}
             if item.get("label"):
                 entry["label"] = _absolute(item["label"], base_dir, where)
+            elif section != "test":
+                raise ValueError(
+                    f"{where} (case {case!r}) has no 'label'; entries without a label belong in the 'test' list."
+                )
             else:
                 entry.pop("label", None)
             entries.append(entry)

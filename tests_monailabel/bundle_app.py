@@ -17,7 +17,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from scripts.monailabel import install_bundle  # noqa: E402
+from scripts.monailabel.app_bundle import install_bundle  # noqa: E402
 
 MODEL_NAME = "imbalanced_segmentation"
 CASE_SHAPE = (40, 40, 32)

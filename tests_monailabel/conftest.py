@@ -17,12 +17,12 @@ import sys
 from pathlib import Path
 
 import nibabel as nib
-import numpy as np
 import pytest
 import torch
 from bundle_app import CASE_SHAPE, CLI_TIMEOUT_S, NUM_CASES, REPO_ROOT, VENV_BIN, network_state_dict, run_cli
 
-from scripts.data.synthetic_brats import MODALITIES, make_synthetic_brats
+from scripts.data.synthetic_brats import make_synthetic_brats
+from scripts.monailabel.studies import write_studies
 
 
 @pytest.fixture(scope="session")
@@ -32,14 +32,10 @@ def brats_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def studies(brats_dir, tmp_path_factory) -> Path:
-    """MONAI Label datastore: ``<case>.nii.gz`` (H, W, D, 4) channel-last and ``labels/final/<case>.nii.gz``."""
+    """MONAI Label datastore written by ``scripts.monailabel.studies``: ``<case>.nii.gz`` (H, W, D, 4)
+    channel-last and ``labels/final/<case>.nii.gz``."""
     out = tmp_path_factory.mktemp("studies")
-    (out / "labels" / "final").mkdir(parents=True)
-    for case in sorted(os.listdir(brats_dir)):
-        files = [nib.load(brats_dir / case / f"{case}_{m}.nii.gz") for m in MODALITIES]
-        image = np.stack([np.asarray(f.dataobj) for f in files], axis=-1)
-        nib.save(nib.Nifti1Image(image, files[0].affine), out / f"{case}.nii.gz")
-        shutil.copy(brats_dir / case / f"{case}_seg.nii.gz", out / "labels" / "final" / f"{case}.nii.gz")
+    assert write_studies(str(brats_dir), str(out)) == sorted(os.listdir(brats_dir))
     return out
 
 

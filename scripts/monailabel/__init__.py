@@ -1,5 +1,3 @@
-"""Serving the bundle in MONAI Label: lay it out as a model of the ``monaibundle`` sample app."""
-
-from .app_bundle import install_bundle, write_initial_weights
-
-__all__ = ["install_bundle", "write_initial_weights"]
+"""Serving the bundle in MONAI Label: ``app_bundle`` lays it out as a model of the ``monaibundle`` sample app,
+``studies`` writes a data set as a MONAI Label studies folder (submodules are not imported here, so that
+``python -m scripts.monailabel.<module>`` runs them cleanly)."""

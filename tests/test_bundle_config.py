@@ -1,0 +1,109 @@
+"""Static checks of the bundle's configs and metadata (no training): schema, ids, network I/O, defaults."""
+
+import configparser
+import json
+import logging
+import logging.handlers
+from pathlib import Path
+
+import pytest
+import torch
+from bundle_runs import CONFIGS, LOGGING, META, REPO_ROOT
+from monai.bundle import ConfigParser, ConfigWorkflow, verify_metadata, verify_net_in_out
+
+from scripts.data.conventions import CONVENTIONS
+
+SCHEMA = REPO_ROOT.parent / "shared" / "meta_schema_20240725.json"
+SCHEMA_MD5 = "06954cad2cc5d3784e72077ac76f0fc8"
+
+
+def _parser(*names: str) -> ConfigParser:
+    parser = ConfigParser()
+    parser.read_config([str(CONFIGS / n) for n in names])
+    parser.read_meta(META)
+    return parser
+
+
+def test_metadata_is_valid_against_the_monai_schema():
+    meta = json.loads(Path(META).read_text())
+    assert meta["schema"].endswith("/meta_schema_20240725.json")
+    verify_metadata(meta_file=META, filepath=str(SCHEMA), hash_val=SCHEMA_MD5)  # raises on any schema violation
+    assert meta["version"] in meta["changelog"]
+    assert {"nibabel", "pytorch-ignite", "scipy"} <= set(meta["required_packages_version"])
+    assert meta["monai_version"] == "1.6.1"
+
+
+def test_metadata_io_matches_configs_and_written_labels():
+    meta = json.loads(Path(META).read_text())["network_data_format"]
+    train, infer = _parser("train.json"), _parser("inference.json")
+    for parser in (train, infer):
+        assert parser["in_channels"] == meta["inputs"]["image"]["num_channels"] == 4
+        assert parser["out_channels"] == meta["outputs"]["pred"]["num_channels"] == 3
+    assert train["label_convention"] == infer["label_convention"]
+    # MONAI Label reads the written label values from outputs.pred.channel_def: they must be the convention's
+    written = sorted(CONVENTIONS[infer["label_convention"]].classes)
+    assert sorted(int(k) for k in meta["outputs"]["pred"]["channel_def"]) == written == [0, 1, 2, 4]
+    post = meta["post_processed_outputs"]["pred"]
+    assert post["num_channels"] == 1 and post["channel_def"] == meta["outputs"]["pred"]["channel_def"]
+    assert post["value_range"] == [0, max(written)]
+
+
+def test_network_accepts_the_metadata_input_and_gives_its_output():
+    # builds the default network from inference.json and runs a 1 x 4 x 8 x 8 x 8 input (n=1) through it
+    verify_net_in_out(
+        net_id="network_def", meta_file=META, config_file=str(CONFIGS / "inference.json"), device="cpu", n=1
+    )
+
+
+def test_logging_conf_uses_stdlib_handlers_only_and_loads_in_monai():
+    ini = configparser.ConfigParser()
+    ini.read(LOGGING)
+    for section in ini.sections():
+        if section.startswith("handler_"):
+            cls = ini[section]["class"]
+            assert hasattr(logging, cls) or hasattr(logging.handlers, cls.removeprefix("handlers."))
+            assert ini[section]["args"] in ("(sys.stdout,)", "(sys.stderr,)")
+    ConfigWorkflow(config_file=str(CONFIGS / "train.json"), meta_file=META, logging_file=LOGGING, workflow_type="train")
+
+
+def test_required_ids_and_defaults():
+    train = _parser("train.json")
+    for key in (
+        "bundle_root dataset_dir output_dir ckpt_dir device amp epochs val_interval learning_rate loss_name loss "
+        "network_def network patch_size infer_roi_size sw_batch_size sw_overlap num_workers cache_rate "
+        "train#trainer train#dataset#data train#handlers validate#evaluator validate#dataset#data"
+    ).split():
+        assert key in train, key
+    assert train.get_parsed_content("amp") == torch.cuda.is_available()
+    assert train["loss_name"] == "asymmetric_unified_focal"
+    assert isinstance(train["train#handlers"], list)
+    assert train["network_def"]["_target_"] == "SegResNet"
+    assert train["validate#inferer"]["_target_"] == "SlidingWindowInferer"
+    assert train["validate#inferer"]["mode"] == "gaussian"
+    # SegResNet with 3 downsamplings needs sizes divisible by 8; the default patch fits the built-in data
+    for size in ("patch_size", "infer_roi_size"):
+        assert all(s % 8 == 0 for s in train[size]), size
+    assert all(p <= s for p, s in zip(train["patch_size"], train["synthetic_shape"]))
+    # the default dataset_dir is the dedicated built-in folder, generated on first use
+    assert train["dataset_dir"] == "@synthetic_dir"
+
+
+@pytest.mark.parametrize("loss_name", ["asymmetric_unified_focal", "focal_tversky", "dice"])
+def test_loss_from_config_takes_region_targets(loss_name):
+    train = _parser("train.json")
+    train["loss_name"] = loss_name
+    loss = train.get_parsed_content("loss")
+    logits = torch.randn(1, 3, 8, 8, 8, requires_grad=True)
+    target = (torch.rand(1, 3, 8, 8, 8) > 0.7).float()
+    value = loss(logits, target)
+    value.backward()
+    assert value.ndim == 0 and torch.isfinite(value) and logits.grad is not None
+
+
+def test_overlays_only_name_ids_of_train_json():
+    train = _parser("train.json")
+    for overlay in ("evaluate.json", "multi_gpu_train.json"):
+        ids = json.loads((CONFIGS / overlay).read_text())
+        for key in ids:
+            parent = key.rsplit("#", 1)[0]
+            assert "#" not in key or parent in train, f"{overlay}: {key} has no parent {parent} in train.json"

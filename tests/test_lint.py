@@ -1,0 +1,20 @@
+"""Formatting and lint of every ``.py`` of the repository (ruff, settings in pyproject.toml, line length 120).
+
+Run from pytest so that CI's single test command also covers the model-zoo's style check.
+"""
+
+import subprocess
+import sys
+
+import pytest
+from bundle_runs import REPO_ROOT
+
+
+@pytest.mark.parametrize(
+    "args", [["check", "--no-cache"], ["format", "--check", "--no-cache"]], ids=["check", "format"]
+)
+def test_ruff(args):
+    proc = subprocess.run(
+        [sys.executable, "-m", "ruff", *args, "."], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, f"ruff {' '.join(args)} failed:\n{proc.stdout}{proc.stderr}"

@@ -1,6 +1,22 @@
-"""BraTS evaluation metrics with the official package's per-region convention."""
+"""Evaluation metrics: BraTS with the official package's per-region convention; KiTS19 regions (``kits_*``)."""
 
 from .brats_convention import BRATS_HD95_MISSING, brats_dice, brats_hd95
+from .kits_convention import KITS_REGIONS, kits_case_metrics, kits_dice, kits_hd95
+from .kits_region_metric import KiTSDice, KiTSHD95, KiTSRegionMetric
 from .region_metric import BraTSDice, BraTSHD95, BraTSRegionMetric
 
-__all__ = ["BRATS_HD95_MISSING", "BraTSDice", "BraTSHD95", "BraTSRegionMetric", "brats_dice", "brats_hd95"]
+__all__ = [
+    "BRATS_HD95_MISSING",
+    "KITS_REGIONS",
+    "BraTSDice",
+    "BraTSHD95",
+    "BraTSRegionMetric",
+    "KiTSDice",
+    "KiTSHD95",
+    "KiTSRegionMetric",
+    "brats_dice",
+    "brats_hd95",
+    "kits_case_metrics",
+    "kits_dice",
+    "kits_hd95",
+]

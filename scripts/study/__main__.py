@@ -1,0 +1,65 @@
+"""Command line of the loss study (fire).
+
+python -m scripts.study run --preset cpu          # train the grid (resumable), then write the report
+python -m scripts.study report --preset cpu       # regenerate docs/study.md and figures from the results
+python -m scripts.study run --preset cpu --losses '["dice","bce"]' --seeds '[0]'   # any preset field
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import fire
+
+from .grid import consolidate, run_grid
+from .presets import get_preset
+
+
+def _dirs(preset: str, cache_dir: str | None, results_dir: str | None) -> tuple[str, str]:
+    return cache_dir or os.path.join("runs", "study", preset), results_dir or os.path.join(
+        "docs", "study_results", preset
+    )
+
+
+def run(
+    preset: str = "cpu",
+    cache_dir: str | None = None,
+    results_dir: str | None = None,
+    docs_dir: str = "docs",
+    report: bool = True,
+    **overrides,
+) -> str:
+    """Train every missing run of ``preset`` (cached per run under ``cache_dir``, default ``runs/study/<preset>``),
+    consolidate the results into ``results_dir`` (default ``docs/study_results/<preset>``) and, unless
+    ``report=False``, write ``docs_dir/study.md`` and its figures. Returns ``results_dir``."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    p = get_preset(preset, **overrides)
+    cache_dir, results_dir = _dirs(preset, cache_dir, results_dir)
+    run_grid(p, cache_dir)
+    consolidate(p, cache_dir, results_dir)
+    if report:
+        from .report import write_report
+
+        write_report(results_dir, docs_dir)
+    return results_dir
+
+
+def collect(preset: str = "cpu", cache_dir: str | None = None, results_dir: str | None = None, **overrides) -> str:
+    """Consolidate the runs cached so far (e.g. of a grid still running) into ``results_dir``."""
+    p = get_preset(preset, **overrides)
+    cache_dir, results_dir = _dirs(preset, cache_dir, results_dir)
+    consolidate(p, cache_dir, results_dir)
+    return results_dir
+
+
+def report(preset: str = "cpu", results_dir: str | None = None, docs_dir: str = "docs") -> str:
+    """Regenerate ``docs_dir/study.md`` and ``docs_dir/figures/study_*.png`` from ``results_dir`` (no training)."""
+    from .report import write_report
+
+    _, results_dir = _dirs(preset, None, results_dir)
+    return write_report(results_dir, docs_dir)
+
+
+if __name__ == "__main__":
+    fire.Fire({"run": run, "collect": collect, "report": report})

@@ -1,0 +1,131 @@
+"""Run the study grid: one data set per (level, seed), every loss trained on it; resumable per run.
+
+Each finished run is saved as ``<cache_dir>/runs/<loss>__<level>__s<seed>.json``; existing files are skipped.
+After the grid, :func:`consolidate` writes the per-run metrics (``results.csv``), per-epoch curves
+(``curves.csv``) and the hard-case overlay slices (``overlays.json``) into ``results_dir``: what ``report``
+reads, small enough to commit.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import logging
+import multiprocessing
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+
+import pandas as pd
+
+from .data import make_dataset
+from .presets import Preset
+
+logger = logging.getLogger(__name__)
+
+RESULT_COLUMNS = [
+    "loss",
+    "level",
+    "seed",
+    "achieved_fraction",
+    "dice",
+    "hd95",
+    "precision",
+    "recall",
+    "empty_pred",
+    "train_dice",
+    "best_val_dice",
+    "best_epoch",
+    "last_val_dice",
+    "seconds",
+]
+CURVE_COLUMNS = ["loss", "level", "seed", "epoch", "train_loss", "val_dice"]
+
+
+def run_path(cache_dir: str, loss: str, level: float, seed: int) -> str:
+    return os.path.join(cache_dir, "runs", f"{loss}__{level:g}__s{seed}.json")
+
+
+def _run_group(preset: Preset, level: float, seed: int, losses: list[str], cache_dir: str) -> list[str]:
+    """Generate the (level, seed) data once and train every missing loss on it; returns the files written."""
+    from .train import train_one  # imported in the worker process
+
+    if not logging.getLogger().handlers:  # spawned workers do not inherit the parent's logging setup
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    data = make_dataset(seed, level, preset.shape, preset.blobs, preset.n_train, preset.n_val, preset.n_test)
+    written = []
+    for loss in losses:
+        record = train_one(preset, loss, level, seed, data)
+        path = run_path(cache_dir, loss, level, seed)
+        tmp = path + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(record, f)
+        os.replace(tmp, path)
+        written.append(path)
+        logger.info("%s level %g seed %d: dice %.3f (%.1f s)", loss, level, seed, record["dice"], record["seconds"])
+    return written
+
+
+def run_grid(preset: Preset, cache_dir: str) -> int:
+    """Train every missing run of ``preset``; returns the number of runs trained."""
+    os.makedirs(os.path.join(cache_dir, "runs"), exist_ok=True)
+    groups = []
+    for level in preset.levels:
+        for seed in preset.seeds:
+            missing = [n for n in preset.losses if not os.path.isfile(run_path(cache_dir, n, level, seed))]
+            if missing:
+                groups.append((level, seed, missing))
+    total = sum(len(g[2]) for g in groups)
+    logger.info("%d runs to train in %d (level, seed) groups, %d worker(s)", total, len(groups), preset.workers)
+    start = time.perf_counter()
+    if preset.workers <= 1 or len(groups) <= 1:
+        for level, seed, missing in groups:
+            _run_group(preset, level, seed, missing, cache_dir)
+    else:
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=preset.workers, mp_context=ctx) as pool:
+            futures = [pool.submit(_run_group, preset, lv, s, m, cache_dir) for lv, s, m in groups]
+            for fut in as_completed(futures):
+                fut.result()
+    logger.info("grid done in %.1f s", time.perf_counter() - start)
+    return total
+
+
+def consolidate(preset: Preset, cache_dir: str, results_dir: str) -> pd.DataFrame:
+    """Write ``results.csv``, ``curves.csv``, ``overlays.json`` and ``preset.json`` from the cached runs.
+
+    Only the runs of ``preset``'s grid are included; missing ones are left out (a partial grid is reported
+    as such by ``report``).
+
+    Raises:
+        FileNotFoundError: no run of the grid is in ``cache_dir``.
+    """
+    rows, curves, overlays = [], [], {}
+    for level in preset.levels:
+        for seed in preset.seeds:
+            for loss in preset.losses:
+                path = run_path(cache_dir, loss, level, seed)
+                if not os.path.isfile(path):
+                    continue
+                with open(path, encoding="utf-8") as f:
+                    rec = json.load(f)
+                rows.append({k: rec[k] for k in RESULT_COLUMNS})
+                for epoch, (tl, vd) in enumerate(zip(rec["train_loss_per_epoch"], rec["val_dice_per_epoch"]), 1):
+                    curves.append({"loss": loss, "level": level, "seed": seed, "epoch": epoch, "train_loss": tl,
+                                   "val_dice": vd})  # fmt: skip
+                if seed == min(preset.seeds):
+                    overlays[f"{loss}__{level:g}"] = rec["overlay"]
+    if not rows:
+        found = glob.glob(os.path.join(cache_dir, "runs", "*.json"))
+        raise FileNotFoundError(f"no run of this grid in {cache_dir!r} ({len(found)} other run files there).")
+    os.makedirs(results_dir, exist_ok=True)
+    results = pd.DataFrame(rows, columns=RESULT_COLUMNS)
+    results.to_csv(os.path.join(results_dir, "results.csv"), index=False, float_format="%.6g")
+    pd.DataFrame(curves, columns=CURVE_COLUMNS).to_csv(
+        os.path.join(results_dir, "curves.csv"), index=False, float_format="%.6g"
+    )
+    with open(os.path.join(results_dir, "overlays.json"), "w", encoding="utf-8") as f:
+        json.dump(overlays, f, separators=(",", ":"))
+    with open(os.path.join(results_dir, "preset.json"), "w", encoding="utf-8") as f:
+        json.dump(preset.as_dict(), f, indent=2)
+    return results

@@ -1,0 +1,8 @@
+"""``python -m scripts.zoo package --flavour brats --out dist`` | ``python -m scripts.zoo check PATH``."""
+
+import fire
+
+from . import check, package
+
+if __name__ == "__main__":
+    fire.Fire({"package": package, "check": check})

@@ -1,0 +1,148 @@
+"""Save the whole training state every epoch (atomically) and continue an interrupted run from it."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from ignite.engine import Engine, Events
+from ignite.handlers import Checkpoint
+
+from .atomic_saver import AtomicDiskSaver
+from .safe_load import load_checkpoint
+from .state_parts import BestMetrics, KeyMetricSaverState, RandomStates
+
+RESERVED_KEYS = ("trainer", "scaler", "best_metrics", "rng", "best_model_saver")
+_TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no", "")
+
+
+def as_bool(value: Any, name: str) -> bool:
+    """``True``/``False`` from a bool or the strings a command line gives (``--resume true``)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ValueError(f"{name} must be true or false, got {value!r}")
+
+
+class TrainingStateHandler:
+    """Write the full training state to ``path`` at the end of every epoch; with ``resume`` continue from it.
+
+    The file (``torch.load(weights_only=True)``-safe, written with :class:`AtomicDiskSaver` so that a kill during the
+    write leaves the previous epoch's file intact) holds:
+
+    - the objects of ``save_dict`` (network, optimizer, LR scheduler: anything with ``state_dict``; a
+      ``DistributedDataParallel`` network is saved unwrapped, as ignite's ``Checkpoint`` does);
+    - ``trainer``: the engine's epoch, iteration, epoch length and max epochs;
+    - ``scaler``: the AMP ``GradScaler`` of the trainer, when AMP is on;
+    - ``best_metrics``: best metric and its epoch of the trainer and of ``validator``;
+    - ``best_model_saver``: the score of the model in the best-model file of ``best_model_saver``;
+    - ``rng``: Python, numpy, torch (CPU/CUDA) generators and the random transforms of ``transforms``.
+
+    On resume (at ``Events.STARTED``, so that ``Engine.run`` continues from the loaded epoch) all of it is restored
+    and the run ends at the configured ``max_epochs``, as an uninterrupted run would; the completed epochs are not
+    repeated. With ``resume`` false an existing file is overwritten at the end of the first epoch (a warning says so);
+    with ``resume`` true and no file the run starts from scratch, so a job script can always pass it.
+
+    Attach it after the LR-schedule and validation handlers: ignite runs ``EPOCH_COMPLETED`` handlers in the order
+    they were attached, and the saved state must include the epoch's scheduler step and validation result.
+
+    Args:
+        path: the training-state file (e.g. ``models/training_state.pt``).
+        save_dict: objects to save, by name, e.g. ``{"network": net, "optimizer": opt, "lr_scheduler": sched}``.
+        resume: continue from ``path`` when it exists (bool, or "true"/"false" from the command line).
+        validator: the evaluator run by ``ValidationHandler`` (its best metric is saved), or ``None``.
+        best_model_saver: the validator's ``CheckpointSaver(save_key_metric=True)``, or ``None``.
+        transforms: the training transforms (e.g. their ``Compose``) whose random states are saved, or ``None``.
+        save: whether this process writes the file (``False`` on non-zero ranks); every rank loads it on resume.
+        map_location: where the loaded tensors go (the training device).
+    """
+
+    def __init__(
+        self,
+        path: str,
+        save_dict: Mapping[str, Any],
+        resume: bool | str = False,
+        validator: Engine | None = None,
+        best_model_saver: Any = None,
+        transforms: Any = None,
+        save: bool = True,
+        map_location: Any = None,
+    ) -> None:
+        clash = sorted(set(save_dict) & set(RESERVED_KEYS))
+        if clash:
+            raise ValueError(f"save_dict keys {clash} are reserved by TrainingStateHandler: rename them")
+        self.path = os.path.abspath(os.fspath(path))
+        self.save_dict = dict(save_dict)
+        self.resume = as_bool(resume, "resume")
+        self.validator = validator
+        self.best_model_saver = KeyMetricSaverState(best_model_saver) if best_model_saver is not None else None
+        self.transforms = transforms
+        self.save = as_bool(save, "save")
+        self.map_location = map_location
+        self.objects: dict[str, Any] = {}
+        self.logger = logging.getLogger(__name__)
+
+    def attach(self, engine: Engine) -> None:
+        self.logger = engine.logger
+        objects = dict(self.save_dict)
+        objects["trainer"] = engine
+        if getattr(engine, "scaler", None) is not None:
+            objects["scaler"] = engine.scaler
+        engines = {"trainer": engine} if self.validator is None else {"trainer": engine, "validator": self.validator}
+        objects["best_metrics"] = BestMetrics(engines)
+        objects["rng"] = RandomStates(self.transforms)
+        if self.best_model_saver is not None:
+            objects["best_model_saver"] = self.best_model_saver
+        self.objects = objects
+        engine.add_event_handler(Events.STARTED, self.load)
+        if self.save:
+            folder, name = os.path.split(self.path)
+            pattern = name.replace("{", "{{").replace("}", "}}")  # a fixed name, not an ignite pattern
+            checkpoint = Checkpoint(objects, AtomicDiskSaver(folder), filename_pattern=pattern, n_saved=None)
+            engine.add_event_handler(Events.EPOCH_COMPLETED, checkpoint)
+
+    def load(self, engine: Engine) -> None:
+        """Restore everything from ``path`` (``Events.STARTED``); see the class docstring for when it does."""
+        if not self.resume:
+            if os.path.exists(self.path):
+                self.logger.warning(
+                    f"{self.path} holds the state of an earlier run; this run starts from scratch and overwrites it "
+                    "after its first epoch (pass --resume true to continue that run instead)"
+                )
+            return
+        if not os.path.exists(self.path):
+            self.logger.info(f"resume: no training state at {self.path} yet, starting from scratch")
+            return
+        state = load_checkpoint(self.path, map_location=self.map_location)
+        missing = sorted(set(self.objects) - set(state)) if isinstance(state, Mapping) else sorted(self.objects)
+        if missing:
+            raise ValueError(
+                f"training state {self.path} lacks {missing}: it was not written by this configuration "
+                "(e.g. AMP or validation switched on since). Delete it to start from scratch."
+            )
+        max_epochs, epoch_length = engine.state.max_epochs, engine.state.epoch_length
+        saved = state["trainer"]
+        if saved.get("epoch_length") != epoch_length:
+            raise ValueError(
+                f"training state {self.path} was written with {saved.get('epoch_length')} iterations per epoch, "
+                f"this run has {epoch_length}: the training data, batch size or number of ranks changed. "
+                "Delete it to start from scratch."
+            )
+        done = saved["iteration"] // epoch_length
+        if max_epochs is not None and done > max_epochs:
+            raise ValueError(
+                f"training state {self.path} has {done} epochs done, more than the configured {max_epochs} epochs: "
+                "raise epochs, or delete it to start from scratch"
+            )
+        try:
+            Checkpoint.load_objects(to_load=self.objects, checkpoint=state, strict=True)
+        except (RuntimeError, KeyError, TypeError, ValueError) as err:
+            raise ValueError(f"training state {self.path} does not fit this configuration: {err}") from err
+        engine.state.max_epochs = max_epochs  # keep the configured number; the file holds the one it ran with
+        self.logger.info(
+            f"resumed from {self.path}: {engine.state.epoch} of {max_epochs} epochs done "
+            f"(iteration {engine.state.iteration})"
+        )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 import jsonschema
@@ -59,11 +60,12 @@ def _check_names(names: list[str], where: str) -> None:
             raise ValueError(f"{where}: member {n!r} must not be packaged ({sorted(bad)[0]}).")
 
 
-def _check_files(name: str, rels: set[str], read, where: str, schema_file) -> dict:
+def _check_files(name: str, rels: set[str], read, where: str, label, schema_file) -> dict:
+    """``label(rel)`` is how errors name a bundle file (``archive.zip:name/rel`` or ``/folder/rel``)."""
     missing = [r for r in REQUIRED if r not in rels]
     if missing:
         raise ValueError(f"{where}: bundle {name} lacks {missing}.")
-    meta = check_metadata(read("configs/metadata.json"), f"{where}: {name}/configs/metadata.json", schema_file)
+    meta = check_metadata(read("configs/metadata.json"), label("configs/metadata.json"), schema_file)
     if meta.get("name") != name:
         raise ValueError(f"{where}: top folder {name!r} differs from metadata name {meta.get('name')!r}.")
     for rel in sorted(rels):
@@ -71,8 +73,8 @@ def _check_files(name: str, rels: set[str], read, where: str, schema_file) -> di
             try:
                 json.loads(read(rel))
             except json.JSONDecodeError as e:
-                raise ValueError(f"{where}: {name}/{rel} is not valid JSON ({e}).") from e
-    check_large_files(read("large_files.yml").decode(), read, f"{where}: {name}/large_files.yml")
+                raise ValueError(f"{label(rel)} is not valid JSON ({e}).") from e
+    check_large_files(read("large_files.yml").decode(), read, label("large_files.yml"))
     return meta
 
 
@@ -84,9 +86,11 @@ def check_archive(zip_path: str, schema: str | None = None) -> dict:
         raise FileNotFoundError(f"bundle archive not found: {where}")
     try:
         with zipfile.ZipFile(where) as zf:
-            bad_member = zf.testzip()
-            if bad_member is not None:
-                raise ValueError(f"{where}: member {bad_member} is corrupted (CRC mismatch).")
+            for member in zf.namelist():
+                try:
+                    zf.read(member)  # checks the CRC
+                except (zipfile.BadZipFile, zlib.error, EOFError) as e:
+                    raise ValueError(f"{where}: member {member} is corrupted ({e}).") from e
             names = [n for n in zf.namelist() if not n.endswith("/")]
             _check_names(names, where)
             tops = sorted({n.split("/", 1)[0] for n in names})
@@ -94,7 +98,9 @@ def check_archive(zip_path: str, schema: str | None = None) -> dict:
                 raise ValueError(f"{where}: expected one top folder (the bundle name), found {tops}.")
             name = tops[0]
             rels = {n.split("/", 1)[1] for n in names}
-            meta = _check_files(name, rels, lambda rel: zf.read(f"{name}/{rel}"), where, schema)
+            meta = _check_files(
+                name, rels, lambda rel: zf.read(f"{name}/{rel}"), where, lambda rel: f"{where}:{name}/{rel}", schema
+            )
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as e:
         raise ValueError(f"{where} is not a readable zip archive: {e}") from e
     expected = f"{name}_v{meta['version']}.zip"
@@ -114,4 +120,6 @@ def check_bundle_dir(bundle_dir: str, schema: str | None = None) -> dict:
         rel = p.relative_to(root)
         if p.is_file() and not (CACHES.intersection(rel.parts) or GENERATED.intersection(rel.parts[:1])):
             rels.add(rel.as_posix())
-    return _check_files(root.name, rels, lambda rel: (root / rel).read_bytes(), str(root), schema)
+    return _check_files(
+        root.name, rels, lambda rel: (root / rel).read_bytes(), str(root), lambda r: f"{root}/{r}", schema
+    )

@@ -1,0 +1,115 @@
+"""Study machinery end to end on the micro preset: trains, writes results, the report regenerates from them."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from scripts.study.__main__ import report, run
+from scripts.study.presets import get_preset
+
+EXPECTED_COLUMNS = [
+    "loss", "level", "seed", "achieved_fraction", "dice", "hd95", "precision", "recall", "empty_pred",
+    "train_dice", "best_val_dice", "best_epoch", "last_val_dice", "seconds",
+]  # fmt: skip
+FIGURES = ("study_bars.png", "study_curves.png", "study_overlay.png")
+
+
+@pytest.fixture(scope="module")
+def micro(tmp_path_factory):
+    root = tmp_path_factory.mktemp("study")
+    dirs = {"cache_dir": str(root / "cache"), "results_dir": str(root / "results"), "docs_dir": str(root / "docs")}
+    run(preset="micro", **dirs)
+    return dirs
+
+
+def test_run_writes_results_with_expected_columns(micro):
+    results = pd.read_csv(os.path.join(micro["results_dir"], "results.csv"))
+    assert list(results.columns) == EXPECTED_COLUMNS
+    assert sorted(results["loss"]) == ["asymmetric_unified_focal", "dice"]
+    assert set(results["level"]) == {0.01} and set(results["seed"]) == {0}
+    for col in ("dice", "recall", "train_dice", "best_val_dice", "last_val_dice"):
+        assert results[col].between(0, 1).all(), col
+    assert (results["hd95"] >= 0).all()
+    # 16^3 volumes at 1 %: round(40.96) = 41 foreground voxels per volume
+    assert results["achieved_fraction"].tolist() == pytest.approx([41 / 16**3] * 2, rel=1e-5)  # CSV keeps 6 digits
+    curves = pd.read_csv(os.path.join(micro["results_dir"], "curves.csv"))
+    # micro: 4 iterations, validation every 2 -> 2 epochs per run
+    assert len(curves) == 4 and sorted(curves["epoch"].unique()) == [1, 2]
+    assert curves["train_loss"].notna().all() and curves["val_dice"].between(0, 1).all()
+
+
+def test_rerun_skips_finished_runs(micro):
+    runs = os.path.join(micro["cache_dir"], "runs")
+    before = {f: os.path.getmtime(os.path.join(runs, f)) for f in os.listdir(runs)}
+    assert len(before) == 2
+    run(preset="micro", report=False, **micro)
+    after = {f: os.path.getmtime(os.path.join(runs, f)) for f in os.listdir(runs)}
+    assert after == before
+
+
+def test_report_regenerates_table_and_figures_from_results(micro):
+    docs = micro["docs_dir"]
+    for name in FIGURES:
+        os.remove(os.path.join(docs, "figures", name))
+    os.remove(os.path.join(docs, "study.md"))
+    report(preset="micro", results_dir=micro["results_dir"], docs_dir=docs)
+    for name in FIGURES:
+        with open(os.path.join(docs, "figures", name), "rb") as f:
+            assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    text = open(os.path.join(docs, "study.md"), encoding="utf-8").read()
+    results = pd.read_csv(os.path.join(micro["results_dir"], "results.csv"))
+    for _, row in results.iterrows():  # one seed: mean is the value, std 0
+        assert f"| {row['loss']} | {row['dice']:.3f} ± 0.000 | {row['hd95']:.1f} ± 0.0 |" in text
+    assert "Runs in these results: 2 of 2" in text and "## Ranking found" in text
+
+
+def test_report_marks_a_partial_grid(micro, tmp_path):
+    results_dir = tmp_path / "partial"
+    results_dir.mkdir()
+    for name in ("results.csv", "curves.csv", "overlays.json"):
+        (results_dir / name).write_bytes(open(os.path.join(micro["results_dir"], name), "rb").read())
+    preset = json.load(open(os.path.join(micro["results_dir"], "preset.json")))
+    preset["seeds"] = [0, 1]  # the grid asked for two seeds; only one is in the results
+    (results_dir / "preset.json").write_text(json.dumps(preset))
+    report(results_dir=str(results_dir), docs_dir=str(tmp_path / "docs"))
+    assert (
+        "2 of 4" in (tmp_path / "docs" / "study.md").read_text()
+        and "partial grid" in (tmp_path / "docs" / "study.md").read_text()
+    )
+
+
+def test_cli_report_and_missing_results(micro, tmp_path):
+    env = dict(os.environ)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "scripts.study",
+            "report",
+            "--results_dir",
+            str(tmp_path / "none"),
+            "--docs_dir",
+            str(tmp_path),
+        ],  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )
+    assert out.returncode != 0
+    assert "results.csv" in out.stderr and str(tmp_path / "none") in out.stderr
+
+
+@pytest.mark.parametrize(
+    "overrides, match",
+    [({"losses": ["dice", "nope"]}, "nope"), ({"levels": [0.01, 2.0]}, "2.0"), ({"epochs": 3}, "epochs")],
+)
+def test_bad_preset_overrides(overrides, match):
+    with pytest.raises(ValueError, match=match):
+        get_preset("cpu", **overrides)
+    with pytest.raises(ValueError, match="gpu_huge"):
+        get_preset("gpu_huge")

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import filecmp
+import json
 import os
 import shutil
 from pathlib import Path
@@ -90,8 +91,11 @@ def test_initial_weights_load_into_the_configured_network(tmp_path):
     shutil.copytree(REPO_ROOT / "configs", bundle / "configs")
     path = write_initial_weights(str(bundle), seed=3)
     state = torch.load(path, weights_only=True)
-    # the network of configs/inference.json, written out by hand
-    net = SegResNet(blocks_down=[1, 2, 2, 4], blocks_up=[1, 1, 1], init_filters=16, in_channels=4, out_channels=3)
+    # the network of configs/inference.json built directly (not through the config parser)
+    config = json.loads((REPO_ROOT / "configs" / "inference.json").read_text())
+    args = {k: config["network_def"][k] for k in ("blocks_down", "blocks_up", "init_filters", "dropout_prob")}
+    assert config["network_def"]["_target_"] == "SegResNet"
+    net = SegResNet(in_channels=config["in_channels"], out_channels=config["out_channels"], **args)
     net.load_state_dict(state, strict=True)
     with pytest.raises(FileExistsError, match="model.pt exists"):
         write_initial_weights(str(bundle), seed=3)

@@ -81,13 +81,21 @@ class RandomStates:
             "transforms": [_numpy_state(rs.get_state()) for rs in self.transform_states],
         }
 
-    def load_state_dict(self, state: Mapping) -> None:
+    def check(self, state: Mapping) -> None:
+        """ValueError unless ``state`` has the parts and the number of transform generators this object restores."""
+        missing = sorted({"python", "numpy", "torch", "cuda", "transforms"} - set(state))
+        if missing:
+            raise ValueError(f"the random states lack {missing}")
         saved = state["transforms"]
         if len(saved) != len(self.transform_states):
             raise ValueError(
                 f"the checkpoint holds the random states of {len(saved)} random transforms, this configuration has "
                 f"{len(self.transform_states)}: the training transforms changed since it was written"
             )
+
+    def load_state_dict(self, state: Mapping) -> None:
+        self.check(state)
+        saved = state["transforms"]
         random.setstate(state["python"])
         np.random.set_state(_numpy_tuple(state["numpy"]))
         torch.set_rng_state(state["torch"].cpu())

@@ -41,10 +41,12 @@ class TrainingStateHandler:
     - ``best_model_saver``: the score of the model in the best-model file of ``best_model_saver``;
     - ``rng``: Python, numpy, torch (CPU/CUDA) generators and the random transforms of ``transforms``.
 
-    On resume (at ``Events.STARTED``, so that ``Engine.run`` continues from the loaded epoch) all of it is restored
-    and the run ends at the configured ``max_epochs``, as an uninterrupted run would; the completed epochs are not
-    repeated. With ``resume`` false an existing file is overwritten at the end of the first epoch (a warning says so);
-    with ``resume`` true and no file the run starts from scratch, so a job script can always pass it.
+    On resume the file is read and checked, and the objects restored, when the trainer attaches this handler; the
+    epoch/iteration counters and random streams follow at ``Events.STARTED``, so that ``Engine.run`` continues from
+    the loaded epoch and the run ends at the configured ``max_epochs``, as an uninterrupted run would; completed
+    epochs are not repeated. With ``resume`` false an existing file is overwritten at the end of the first epoch (a
+    warning says so); with ``resume`` true and no file the run starts from scratch, so a job script can always pass
+    it. A damaged or mismatching file stops the run before training, with a ValueError naming it.
 
     Attach it after the LR-schedule and validation handlers: ignite runs ``EPOCH_COMPLETED`` handlers in the order
     they were attached, and the saved state must include the epoch's scheduler step and validation result.
@@ -83,6 +85,7 @@ class TrainingStateHandler:
         self.save = as_bool(save, "save")
         self.map_location = map_location
         self.objects: dict[str, Any] = {}
+        self._pending: Mapping | None = None
         self.logger = logging.getLogger(__name__)
 
     def attach(self, engine: Engine) -> None:
@@ -97,25 +100,31 @@ class TrainingStateHandler:
         if self.best_model_saver is not None:
             objects["best_model_saver"] = self.best_model_saver
         self.objects = objects
-        engine.add_event_handler(Events.STARTED, self.load)
+        self._pending = self._load_now(engine)
+        engine.add_event_handler(Events.STARTED, self._restore_progress)
         if self.save:
             folder, name = os.path.split(self.path)
             pattern = name.replace("{", "{{").replace("}", "}}")  # a fixed name, not an ignite pattern
             checkpoint = Checkpoint(objects, AtomicDiskSaver(folder), filename_pattern=pattern, n_saved=None)
             engine.add_event_handler(Events.EPOCH_COMPLETED, checkpoint)
 
-    def load(self, engine: Engine) -> None:
-        """Restore everything from ``path`` (``Events.STARTED``); see the class docstring for when it does."""
+    def _load_now(self, engine: Engine) -> Mapping | None:
+        """Read and check the file and restore all but the progress counters and random streams.
+
+        Done while the trainer is built, so that a damaged or mismatching file stops the run before it starts:
+        an error at ``Events.STARTED`` would fire ``EXCEPTION_RAISED``, on which MONAI's ``CheckpointSaver``
+        (``save_final``) overwrites ``model_last.pt`` with the untrained network.
+        """
         if not self.resume:
             if os.path.exists(self.path):
                 self.logger.warning(
                     f"{self.path} holds the state of an earlier run; this run starts from scratch and overwrites it "
                     "after its first epoch (pass --resume true to continue that run instead)"
                 )
-            return
+            return None
         if not os.path.exists(self.path):
             self.logger.info(f"resume: no training state at {self.path} yet, starting from scratch")
-            return
+            return None
         state = load_checkpoint(self.path, map_location=self.map_location)
         missing = sorted(set(self.objects) - set(state)) if isinstance(state, Mapping) else sorted(self.objects)
         if missing:
@@ -138,9 +147,20 @@ class TrainingStateHandler:
                 "raise epochs, or delete it to start from scratch"
             )
         try:
-            Checkpoint.load_objects(to_load=self.objects, checkpoint=state, strict=True)
+            self.objects["rng"].check(state["rng"])
+            now = {k: v for k, v in self.objects.items() if k not in ("trainer", "rng")}
+            Checkpoint.load_objects(to_load=now, checkpoint=state, strict=True)
         except (RuntimeError, KeyError, TypeError, ValueError) as err:
             raise ValueError(f"training state {self.path} does not fit this configuration: {err}") from err
+        return state
+
+    def _restore_progress(self, engine: Engine) -> None:
+        """``Events.STARTED``: epoch/iteration counters and random streams, so ``Engine.run`` continues from them."""
+        state, self._pending = self._pending, None
+        if state is None:
+            return
+        max_epochs = engine.state.max_epochs
+        Checkpoint.load_objects(to_load={"trainer": engine, "rng": self.objects["rng"]}, checkpoint=state)
         engine.state.max_epochs = max_epochs  # keep the configured number; the file holds the one it ran with
         self.logger.info(
             f"resumed from {self.path}: {engine.state.epoch} of {max_epochs} epochs done "

@@ -8,6 +8,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.colors import ListedColormap  # noqa: E402
 
 METRICS = (("dice", "Dice (higher is better)"), ("hd95", "HD95, voxels (lower is better)"),
            ("precision", "Precision"), ("recall", "Recall"))  # fmt: skip
@@ -42,8 +43,9 @@ def bar_chart(results: pd.DataFrame, losses: list[str], path: str) -> None:
 
 
 def curves_figure(curves: pd.DataFrame, losses: list[str], path: str) -> None:
-    """Training loss (divided by its first-epoch value, so losses of different scales compare) and validation
-    Dice per epoch, mean over seeds; one column per imbalance level."""
+    """Training loss (per run rescaled to first epoch = 1, lowest epoch = 0, so losses of different scales and
+    signs, e.g. Combo's negative values, compare) and validation Dice per epoch, mean over seeds; one column per
+    imbalance level."""
     levels = sorted(curves["level"].unique(), reverse=True)
     fig, axes = plt.subplots(2, len(levels), figsize=(5 * len(levels), 8), squeeze=False)
     cmap = plt.get_cmap("tab20")
@@ -54,26 +56,30 @@ def curves_figure(curves: pd.DataFrame, losses: list[str], path: str) -> None:
             if c.empty:
                 continue
             first = c[c["epoch"] == 1].set_index("seed")["train_loss"]
-            rel = c["train_loss"] / c["seed"].map(first).where(lambda s: s.abs() > 1e-12)
+            low = c.groupby("seed")["train_loss"].min()
+            span = (c["seed"].map(first) - c["seed"].map(low)).where(lambda s: s.abs() > 1e-12)
+            rel = (c["train_loss"] - c["seed"].map(low)) / span
             mean = c.assign(rel=rel).groupby("epoch")[["rel", "val_dice"]].mean()
             style = "-" if i < 10 else "--"
             axes[0, j].plot(mean.index, mean["rel"], style, color=cmap(i), label=loss)
             axes[1, j].plot(mean.index, mean["val_dice"], style, color=cmap(i), label=loss)
         axes[0, j].set_title(f"foreground {level_label(level)}")
-        axes[0, j].set_ylabel("training loss / first-epoch loss")
+        axes[0, j].set_ylabel("training loss, rescaled (first epoch 1, lowest 0)")
         axes[1, j].set_ylabel("validation Dice")
         axes[1, j].set_xlabel("epoch")
         for ax in axes[:, j]:
             ax.grid(alpha=0.3)
-    axes[0, -1].legend(fontsize=7, loc="upper right")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=6, fontsize=8)
     fig.suptitle("Training and validation curves (mean over seeds)")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     fig.savefig(path, dpi=80)
     plt.close(fig)
 
 
-def overlay_figure(overlays: dict, losses: list[str], level: float, path: str) -> None:
-    """The hard case: one test slice through the rare object, reference (green) and prediction (red)."""
+def overlay_figure(overlays: dict, losses: list[str], level: float, path: str, half_window: int = 10) -> None:
+    """The hard case: one test slice through the rare object (cropped to ``half_window`` voxels around it),
+    reference (green outline) and prediction (red)."""
     cols = 4
     rows = int(np.ceil(len(losses) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 3 * rows), squeeze=False)
@@ -84,9 +90,14 @@ def overlay_figure(overlays: dict, losses: list[str], level: float, path: str) -
         if item is None:
             continue
         image, label, prob = (np.asarray(item[k], dtype=float) for k in ("image", "label", "prob"))
+        if label.any():
+            cx, cy = np.argwhere(label).mean(axis=0).round().astype(int)
+            x0, y0 = max(cx - half_window, 0), max(cy - half_window, 0)
+            crop = (slice(x0, cx + half_window + 1), slice(y0, cy + half_window + 1))
+            image, label, prob = image[crop], label[crop], prob[crop]
         ax.imshow(image.T, cmap="gray", origin="lower")
         pred = np.ma.masked_where(prob.T < 0.5, np.ones_like(prob.T))
-        ax.imshow(pred, cmap="autumn", alpha=0.55, origin="lower", vmin=0, vmax=1)
+        ax.imshow(pred, cmap=ListedColormap(["red"]), alpha=0.5, origin="lower", vmin=0, vmax=1)
         if label.any():
             ax.contour(label.T, levels=[0.5], colors="lime", linewidths=1.0, origin="lower")
         ax.set_title(loss, fontsize=9)

@@ -2,7 +2,8 @@
 
 The reading of the papers' claims is computed from the numbers with one fixed rule, stated in the document:
 loss A is *better* than loss B at a level when mean(A) - mean(B) exceeds the larger of their two standard
-deviations over seeds, *worse* in the mirror case, otherwise *no clear difference*.
+deviations over seeds and ``MIN_EFFECT``, *worse* in the mirror case, otherwise *no clear difference* (also
+when either has fewer than two seeds).
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ DICE_VARIANTS = ("dice", "generalized_dice", "tversky", "focal_tversky", "focal_
 CE_VARIANTS = ("bce", "wce", "focal", "bce_dice", "combo")
 LEARNABLE_DICE = 0.05
 """A level where no loss reaches this mean Dice is reported as uninformative for the comparisons."""
+MIN_EFFECT = 0.02
+"""Smallest difference (Dice units) counted as an effect, whatever the spread over seeds."""
 
 
 def _fmt(mean: float, std: float, digits: int = 3) -> str:
     if math.isnan(mean):
         return "n/a"
-    return f"{mean:.{digits}f} ± {0.0 if math.isnan(std) else std:.{digits}f}"
+    return f"{mean:.{digits}f} (1 seed)" if math.isnan(std) else f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
 def summary(results: pd.DataFrame) -> pd.DataFrame:
@@ -47,18 +50,22 @@ def compare(stats: pd.DataFrame, level: float, a: str, b: str, metric: str = "di
         mb, sb = stats.loc[(level, b), (metric, "mean")], stats.loc[(level, b), (metric, "std")]
     except KeyError:
         return 0
+    if math.isnan(sa) or math.isnan(sb):  # a single seed: no spread to judge an effect by
+        return 0
     diff = (ma - mb) if higher else (mb - ma)
-    margin = np.nanmax([sa, sb, 0.0])
-    return 0 if math.isnan(diff) or abs(diff) <= margin else int(np.sign(diff))
+    return 0 if math.isnan(diff) or abs(diff) <= max(sa, sb, MIN_EFFECT) else int(np.sign(diff))
 
 
-def ranking(stats: pd.DataFrame, levels: list[float]) -> pd.Series:
-    """Mean over levels of each loss's rank by mean test Dice (1 = best), informative levels only."""
+def ranking(stats: pd.DataFrame, levels: list[float]) -> tuple[pd.Series, list[float]]:
+    """Mean over levels of each loss's rank by mean test Dice (1 = best); levels where some loss has no run
+    are left out (unless every level lacks some), so partial levels do not skew the ranks."""
+    counts = {lv: len(stats.loc[lv]) for lv in levels}
+    complete = [lv for lv in levels if counts[lv] == max(counts.values())]
     ranks = []
-    for level in levels:
+    for level in complete:
         dice = stats.loc[level][("dice", "mean")]
         ranks.append(dice.rank(ascending=False, method="average"))
-    return pd.concat(ranks, axis=1).mean(axis=1).sort_values()
+    return pd.concat(ranks, axis=1).mean(axis=1).sort_values(), complete
 
 
 def _level_table(stats: pd.DataFrame, level: float) -> list[str]:
@@ -151,7 +158,7 @@ def write_report(results_dir: str, docs_dir: str = "docs") -> str:
     overlay_figure(overlays, losses, hard, os.path.join(fig_dir, "study_overlay.png"))
 
     expected = len(preset["losses"]) * len(preset["levels"]) * len(preset["seeds"])
-    rank = ranking(stats, informative or levels)
+    rank, rank_levels = ranking(stats, informative or levels)
     rel = os.path.relpath(results_dir, docs_dir)
     md = [
         "# Loss comparison study",
@@ -201,8 +208,9 @@ def write_report(results_dir: str, docs_dir: str = "docs") -> str:
         "",
         "## Reading against the papers' claims",
         "",
-        "Rule: A is *better* than B when mean(A) − mean(B) exceeds the larger of their standard deviations over "
-        "seeds, *worse* in the mirror case, else *no clear difference* (few seeds: only large effects count).",
+        f"Rule: A is *better* than B when mean(A) − mean(B) exceeds the larger of their standard deviations over "
+        f"seeds and {MIN_EFFECT} (Dice units), *worse* in the mirror case, else *no clear difference* (few seeds: "
+        "only large effects count; a single seed never counts).",
         "",
     ]
     uninformative = [lv for lv in levels if lv not in informative]
@@ -218,9 +226,9 @@ def write_report(results_dir: str, docs_dir: str = "docs") -> str:
         "",
         "## Ranking found",
         "",
-        "Mean rank by test Dice over the "
-        + ("informative levels" if informative else "levels")
-        + f" ({', '.join(level_label(lv) for lv in (informative or levels))}); 1 is best:",
+        "Mean rank by test Dice over the levels "
+        + ", ".join(level_label(lv) for lv in rank_levels)
+        + " (informative levels with every loss present); 1 is best:",
         "",
         " | ".join(f"{i}. {n} ({r:.1f})" for i, (n, r) in enumerate(rank.items(), 1)),
         "",

@@ -51,8 +51,8 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = None) -> Any:
                 f"if you trust the file, convert it to a state_dict yourself. Detail: {str(err).splitlines()[-1]}"
             ) from err
         raise _corrupt(path, f"{type(err).__name__}: {str(err).splitlines()[0]}") from err
-    except (RuntimeError, EOFError, OSError, UnicodeDecodeError, KeyError, ValueError) as err:
-        # miniz "failed finding central directory", EOF in the pickle, EINVAL reading past the end, ...
+    except Exception as err:
+        # miniz "failed finding central directory", EOF or a broken stack in the pickle, EINVAL past the end, ...
         raise _corrupt(path, f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else 'no detail'}") from err
 
 

@@ -141,6 +141,7 @@ MODERATE = {("exp_log", "gamma_dice"), ("exp_log", "gamma_cross")}
 BUG_INF = "check_range accepts +inf for parameters without an upper bound (NaN/inf losses follow)"
 BUG_WEIGHT_TYPE = "monai_checked._check_weights raises TypeError, not ValueError, for a non-numeric weight"
 BUG_SS_ZERO = "sensitivity_specificity: smooth_dr = 0 (or below float32's range) gives 0/0 = NaN on an empty class"
+BUG_FT_BASE = "focal_tversky: smooth_nr > smooth_dr makes 1 - TI < 0 at a perfect prediction; ** gamma > 1 gives NaN"
 
 
 def in_interval(value: float, interval) -> bool:
@@ -252,3 +253,58 @@ def test_tversky_weights_both_zero_raise(name):
             else:
                 loss = build_loss(name, sigmoid=True, alpha=alpha, beta=beta)
                 assert_finite_with_finite_gradient(loss, x, regions, 3)
+
+
+# ------------------------------------------------------------------------------------- smoothing on edge cases
+SMOOTHED = [name for name in NAMES if accepts(name, "smooth_nr")]
+
+
+def edge_prediction(kind: str, labels: torch.Tensor, n_channels: int) -> torch.Tensor:
+    """+-1e4 logits: ``perfect`` (the target), ``empty`` (all background), ``full`` (all in the last class) or
+    ``all_wrong`` (every voxel in another class)."""
+    if kind == "perfect":
+        winner = labels
+    elif kind == "empty":
+        winner = torch.zeros_like(labels)
+    elif kind == "full":
+        winner = torch.full_like(labels, n_channels - 1)
+    else:
+        winner = (labels + 1) % n_channels
+    return torch.full((labels.shape[0], n_channels, *labels.shape[2:]), -1e4).scatter_(1, winner, 1e4)
+
+
+@pytest.mark.parametrize("name", SMOOTHED)
+@hostile_settings(max_examples=12)
+@given(
+    smooth_nr=st.sampled_from([0.0, 1e-7, 1e-5, 1.0, 10.0]),
+    smooth_dr=st.sampled_from([1e-7, 1e-5, 1.0, 10.0]),
+    prediction=st.sampled_from(["perfect", "empty", "full", "all_wrong"]),
+    softmax=st.booleans(),
+    batch=st.booleans(),
+)
+def test_positive_smoothing_keeps_the_loss_finite_on_perfect_empty_and_wrong_predictions(
+    name, smooth_nr, smooth_dr, prediction, softmax, batch
+):
+    """Any smooth_nr >= 0 with smooth_dr > 0 (smooth_dr = 0 makes an empty class predicted empty 0/0, as
+    docs/losses.md says), on a batch whose second sample has no foreground."""
+    labels = torch.zeros(2, 1, 3, 4, dtype=torch.long)
+    labels[0, :, :2, 1:] = 1
+    labels[0, :, 2, 3] = 2
+    x = edge_prediction(prediction, labels, 3)
+    kwargs = {"smooth_nr": smooth_nr, "smooth_dr": smooth_dr, "batch": batch}
+    if softmax:
+        loss = build_loss(name, softmax=True, to_onehot_y=True, **kwargs)
+        assert_finite_with_finite_gradient(loss, x, labels, 3)
+    else:
+        regions = torch.cat([labels >= 1, labels == 2], 1).float()  # nested regions, the second one empty in sample 1
+        assert_finite_with_finite_gradient(build_loss(name, sigmoid=True, **kwargs), x[:, 1:], regions, 2)
+
+
+@pytest.mark.xfail(strict=True, reason=BUG_FT_BASE)
+@pytest.mark.parametrize("gamma", [1.5, 2.5])
+def test_focal_tversky_with_gamma_above_one_and_smooth_nr_above_smooth_dr(gamma):
+    labels = torch.zeros(2, 1, 3, 4, dtype=torch.long)
+    labels[0, :, :2, 1:] = 1
+    loss = build_loss("focal_tversky", softmax=True, to_onehot_y=True, gamma=gamma, smooth_nr=1.0, smooth_dr=1e-5)
+    value = loss(edge_prediction("perfect", labels, 2), labels)
+    assert torch.isfinite(value) and value >= 0, value

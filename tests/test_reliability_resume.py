@@ -22,6 +22,7 @@ pytestmark = pytest.mark.slow
 EPOCHS = 3
 TRAIN_CASES = 3  # 5 cases, val_fraction 0.4: 3 iterations per epoch (batch 1)
 EPOCH_DONE = re.compile(r"SupervisedTrainer - INFO - Epoch\[(\d+)\] Complete")
+VAL_DICE = re.compile(r"Epoch\[(\d+)\] Metrics -- .*val_mean_dice: ([0-9.]+)")
 ITERATION = re.compile(r"Epoch: (\d+)/\d+, Iter: (\d+)/\d+ --")
 
 
@@ -131,6 +132,18 @@ def test_final_checkpoints_load_and_record_all_epochs(runs):
     net.load_state_dict(load_checkpoint(models / "model_last.pt"), strict=True)  # plain state_dict for the zoo
     net.load_state_dict(load_checkpoint(models / "model.pt"), strict=True)
     net.load_state_dict(state["network"], strict=True)
+
+
+def test_best_metric_survives_the_crash(runs):
+    """The best validation Dice over all epochs of both processes is the one the final state records."""
+    per_epoch = {}
+    for log in (runs["crashed_log"], runs["resumed_log"]):
+        for epoch, value in VAL_DICE.findall(log):
+            per_epoch[int(epoch)] = float(value)  # 4 decimals, as StatsHandler prints them
+    assert sorted(per_epoch) == list(range(1, EPOCHS + 1))
+    best = load_checkpoint(runs["tmp"] / "resumed" / "models" / "training_state.pt")["best_metrics"]["validator"]
+    assert best["best_metric"] == pytest.approx(max(per_epoch.values()), abs=5e-5)
+    assert per_epoch[best["best_metric_epoch"]] == max(per_epoch.values())
 
 
 def test_resumed_run_ends_exactly_where_an_uninterrupted_run_ends(runs):

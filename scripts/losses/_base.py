@@ -2,8 +2,10 @@
 
 One place decides what a loss receives: the checks on shapes, target values and activation flags (each
 raises a ``ValueError`` that names the problem and the offending value), the activation in float32
-outside autocast (float64 input stays float64, for gradcheck), the label-to-one-hot conversion, the region
-statistics ``TP``, ``sum p`` and ``sum g`` from which every region loss is written, and the final reduction.
+outside autocast (float64 input stays float64, for gradcheck), the label-to-one-hot conversion, the voxel
+sums (by default the region statistics ``TP``, ``sum p`` and ``sum g``) from which every region loss is
+written, and the final reduction. The sums are computed on slices of the voxels
+(:mod:`scripts.losses._chunked`): no full-size probability, one-hot or product tensor is built.
 
 Conventions (see ``docs/losses.md``):
 
@@ -16,10 +18,13 @@ Conventions (see ``docs/losses.md``):
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 
 import torch
 from torch.nn.modules.loss import _Loss
+
+from ._chunked import voxel_sums
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -67,8 +72,19 @@ def check_activation(sigmoid: bool, softmax: bool, other_act: Callable | None) -
         raise ValueError(f"other_act must be callable, got {type(other_act).__name__}.")
 
 
+def _whole_numbers(t: torch.Tensor) -> bool:
+    """``t == round(t)`` everywhere; in slices on CPU, where a full-size temporary costs more than the test."""
+    if t.device.type != "cpu":
+        return torch.equal(t, torch.round(t))
+    flat = t.reshape(-1)
+    return all(torch.equal(part, torch.round(part)) for part in flat.split(1 << 18))
+
+
 def check_input_target(input: torch.Tensor, target: torch.Tensor, *, to_onehot_y: bool, softmax: bool) -> None:
-    """Validate shapes, values and their agreement with the flags; raise ValueError naming the problem."""
+    """Validate shapes, values and their agreement with the flags; raise ValueError naming the problem.
+
+    The value checks cost two reductions (the target's min/max, the input's sum) and one device sync; the
+    slower element-wise tests run only once a reduction has found something wrong."""
     if not isinstance(input, torch.Tensor) or not isinstance(target, torch.Tensor):
         raise ValueError(f"input and target must be tensors, got {type(input).__name__} and {type(target).__name__}.")
     if input.ndim < 3:
@@ -98,25 +114,23 @@ def check_input_target(input: torch.Tensor, target: torch.Tensor, *, to_onehot_y
             f"target has {target.shape[1]} channel(s) but input has {n_classes}; pass a one-hot target with "
             f"{n_classes} channels, or labels (B, 1, *spatial) with to_onehot_y=True."
         )
-    if target.is_floating_point() or target.is_complex():
-        t = target.detach().float()
-        # one reduction on the fast path; the element-wise test only when the sum is not finite (it can
-        # overflow for huge finite values)
-        if not torch.isfinite(t.sum()) and not torch.isfinite(t).all():
-            raise ValueError("target contains NaN or infinite values.")
-    else:
-        t = target.detach()
+    floating = target.is_floating_point() or target.is_complex()
+    t = target.detach().float() if floating else target.detach()
     lo, hi = torch.aminmax(t)
-    lo, hi = lo.item(), hi.item()
+    input_sum = input.detach().sum(dtype=torch.float32)
+    # one sync for the three numbers; aminmax propagates NaN, so a non-finite target shows in lo or hi
+    lo, hi, input_sum = torch.stack([lo.double(), hi.double(), input_sum.double()]).tolist()
+    if floating and not (math.isfinite(lo) and math.isfinite(hi)):
+        raise ValueError("target contains NaN or infinite values.")
     if to_onehot_y:
         n_labels = max(n_classes, 2)
         if lo < 0 or hi >= n_labels:
             raise ValueError(f"target label values must lie in [0, {n_labels}), got values in [{lo:g}, {hi:g}].")
-        if target.is_floating_point() and not torch.equal(t, torch.round(t)):
+        if target.is_floating_point() and not _whole_numbers(t):
             raise ValueError("target labels must be whole numbers; got fractional values.")
     elif lo < 0 or hi > 1:
         raise ValueError(f"one-hot / binary target values must lie in [0, 1], got values in [{lo:g}, {hi:g}].")
-    if not torch.isfinite(input.detach().sum(dtype=torch.float32)):
+    if not math.isfinite(input_sum):
         n_bad = int((~torch.isfinite(input.detach())).sum())
         if n_bad:
             raise ValueError(f"input contains {n_bad} NaN or infinite value(s).")
@@ -147,24 +161,12 @@ def one_hot(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
     return out.scatter_(1, labels.long(), 1.0)
 
 
-def sum_dims(ndim: int, batch: bool) -> tuple[int, ...]:
-    """Dims summed for a region statistic: spatial dims, plus the batch dim when ``batch=True``."""
-    spatial = tuple(range(2, ndim))
-    return (0, *spatial) if batch else spatial
+def chunk_one_hot(labels: torch.Tensor, num_classes: int, dtype: torch.dtype) -> torch.Tensor:
+    """(B, 1, n) whole-number labels (any dtype, checked) to a (B, num_classes, n) one-hot of ``dtype``.
 
-
-def region_stats(p: torch.Tensor, g: torch.Tensor, batch: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``TP = sum p g``, ``sum p`` and ``sum g`` per (b, c), or per c (shape (1, C)) when ``batch=True``.
-
-    FP and FN follow: ``FP = sum p - TP``, ``FN = sum g - TP``.
-    """
-    dims = sum_dims(p.ndim, batch)
-    tp = (p * g).sum(dims)
-    sp = p.sum(dims)
-    sg = g.sum(dims)
-    if batch:
-        tp, sp, sg = tp[None], sp[None], sg[None]
-    return tp, sp, sg
+    Used on the slices of :func:`scripts.losses._chunked.voxel_sums`, so no full-size one-hot is ever built."""
+    classes = torch.arange(num_classes, device=labels.device).view(1, num_classes, 1)
+    return (labels == classes).to(dtype)
 
 
 def safe_pow(base: torch.Tensor, exponent: float, eps: float = POW_EPS) -> torch.Tensor:
@@ -184,12 +186,15 @@ def reduce(loss: torch.Tensor, reduction: str) -> torch.Tensor:
 
 
 class ImbalanceLoss(_Loss):
-    """Base class: MONAI's common arguments, validation and the float32 (probabilities, one-hot) pair.
+    """Base class: MONAI's common arguments, validation, and the voxel sums every region loss is written from.
 
-    Subclasses implement ``compute(p, g)`` on float32 (float64 for float64 input) probabilities ``p`` and
-    one-hot target ``g`` of the same dtype (both ``(B, C, *spatial)``, background already removed when
-    ``include_background=False``) and return a per ``(b, c)`` loss (or ``(1, C)`` with ``batch=True``); the
-    base class reduces it.
+    A subclass says which sums over the voxels it needs, per ``(b, c)``: :meth:`voxel_terms` maps a slice of
+    probabilities ``p`` and one-hot target ``g`` (both ``(B, C, n)``, float32, or float64 for float64 input,
+    background already dropped when ``include_background=False``) to a tuple of ``(B, C)`` sums over the
+    slice's ``n`` voxels (default: ``TP = sum p g``, ``sum p``, ``sum g``). :meth:`head` turns the sums over
+    the whole volume (pooled over the batch when ``batch=True``) into the per ``(b, c)`` loss (``(1, C)`` with
+    ``batch=True``); the base class reduces it. The sums are computed slice by slice by
+    :func:`scripts.losses._chunked.voxel_sums`: no full-size probability, one-hot or product tensor is built.
     """
 
     def __init__(
@@ -216,7 +221,8 @@ class ImbalanceLoss(_Loss):
         self.batch = batch
 
     def prepare(self, input: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Validate, activate and one-hot; drop the background channel when ``include_background=False``."""
+        """Validate, activate and one-hot the whole volume; drop the background channel when
+        ``include_background=False``. (The fast path, :meth:`forward`, does this slice by slice.)"""
         check_input_target(input, target, to_onehot_y=self.to_onehot_y, softmax=self.softmax)
         p = activate(input, self.sigmoid, self.softmax, self.other_act)
         n_classes = input.shape[1]
@@ -228,10 +234,47 @@ class ImbalanceLoss(_Loss):
             p, g = p[:, 1:], g[:, 1:]
         return p, g
 
-    def compute(self, p: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    def chunk_probs(
+        self, x: torch.Tensor, target: torch.Tensor, sigmoid: bool, softmax: bool
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(p, g)`` of one slice ``(B, C, n)``: activated, one-hot, background dropped where asked."""
+        n_classes = x.shape[1]
+        p = activate(x, sigmoid, softmax, None)
+        g = chunk_one_hot(target, n_classes, p.dtype) if self.to_onehot_y and n_classes > 1 else target.to(p.dtype)
+        if not self.include_background:
+            p, g = p[:, 1:], g[:, 1:]
+        return p, g
+
+    def voxel_terms(self, p: torch.Tensor, g: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Sums over the last (voxel) axis of a slice; default ``(TP, sum p, sum g)``."""
+        return (p * g).sum(-1), p.sum(-1), g.sum(-1)
+
+    def head(self, sums: Sequence[torch.Tensor], n_voxels: int) -> torch.Tensor:
+        """Per ``(b, c)`` loss from the volume sums; ``n_voxels`` is the number of voxels summed over per row."""
         raise NotImplementedError
+
+    def pool(self, sums: Sequence[torch.Tensor], n_voxels: int) -> tuple[list[torch.Tensor], int]:
+        """Per-sample sums and voxel count, pooled over the batch when ``batch=True``."""
+        if not self.batch:
+            return list(sums), n_voxels
+        return [s.sum(0, keepdim=True) for s in sums], n_voxels * sums[0].shape[0]
+
+    def activated_input(self, input: torch.Tensor) -> tuple[torch.Tensor, bool, bool]:
+        """What the slices are computed from: the logits with their activation flags, or, for ``other_act``
+        (not known to be element-wise), the probabilities of the whole volume without further activation."""
+        if self.other_act is None:
+            return input, self.sigmoid, self.softmax
+        return activate(input, False, False, self.other_act), False, False
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         with torch.autocast(device_type=device_type(input), enabled=False):
-            p, g = self.prepare(input, target)
-            return reduce(self.compute(p, g), self.reduction)
+            check_input_target(input, target, to_onehot_y=self.to_onehot_y, softmax=self.softmax)
+            x, sigmoid, softmax = self.activated_input(input)
+            if not self.include_background and input.shape[1] == 1:
+                raise ValueError("include_background=False needs at least 2 channels; input has 1.")
+
+            def kernel(xc: torch.Tensor, tc: torch.Tensor) -> tuple[torch.Tensor, ...]:
+                return self.voxel_terms(*self.chunk_probs(xc, tc, sigmoid, softmax))
+
+            sums, n_voxels = self.pool(voxel_sums(kernel, x, target), input[0, 0].numel())
+            return reduce(self.head(sums, n_voxels), self.reduction)

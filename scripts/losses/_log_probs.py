@@ -19,12 +19,14 @@ Two modes (see ``docs/losses.md``):
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 
-from ._base import ImbalanceLoss, activate, check_input_target, device_type, one_hot, reduce
+from ._base import ImbalanceLoss, activate, check_input_target, chunk_one_hot, device_type, reduce
+from ._chunked import voxel_sums
 
 PROB_CLIP = 1e-7
 LOG_CLIP_LOW = math.log(PROB_CLIP)
@@ -61,7 +63,8 @@ def log_probs(
 
 
 class Activated(NamedTuple):
-    """What a :class:`LogProbLoss` computes from: all channels, float32 (float64 for float64 input)."""
+    """What a :class:`LogProbLoss` computes from, for one slice ``(B, C, n)`` of the voxels: all channels,
+    float32 (float64 for float64 input)."""
 
     p: torch.Tensor  # probabilities (B, C, *spatial)
     g: torch.Tensor  # one-hot / binary target (B, C, *spatial)
@@ -73,10 +76,13 @@ class Activated(NamedTuple):
 class LogProbLoss(ImbalanceLoss):
     """Base class of the cross-entropy based losses: like :class:`ImbalanceLoss`, with log-probabilities.
 
-    Subclasses implement ``compute_activated(a)`` on an :class:`Activated` holding **all** channels (a
-    categorical cross-entropy needs the background even when ``include_background=False``; use
-    :meth:`kept` to drop channel 0 where the loss says so) and return a tensor that broadcasts against
-    ``(B, C)``. :meth:`needs_complement` says whether ``log(1 - p)`` is needed.
+    Subclasses implement :meth:`activated_terms`, the sums over the voxels of a slice's :class:`Activated`
+    (it holds **all** channels: a categorical cross-entropy needs the background even when
+    ``include_background=False``; use :meth:`kept` to drop channel 0 where the loss says so), and
+    :meth:`activated_head`, the loss from the sums over the whole volume, a tensor that broadcasts against
+    ``(B, C)``. :meth:`needs_complement` says whether ``log(1 - p)`` is needed; :meth:`check_mode` rejects flag
+    combinations a mode does not support. The sums are computed slice by slice (see
+    :func:`scripts.losses._chunked.voxel_sums`).
     """
 
     def needs_complement(self, categorical: bool) -> bool:
@@ -96,21 +102,44 @@ class LogProbLoss(ImbalanceLoss):
                 "of the categorical loss and cannot be dropped."
             )
 
-    def activated(self, input: torch.Tensor, target: torch.Tensor) -> Activated:
-        check_input_target(input, target, to_onehot_y=self.to_onehot_y, softmax=self.softmax)
-        n_channels = input.shape[1]
-        if not self.include_background and n_channels == 1:
-            raise ValueError("include_background=False needs at least 2 channels; input has 1.")
-        x = input if input.dtype == torch.float64 else input.float()
-        p = activate(x, self.sigmoid, self.softmax, self.other_act)
-        g = (one_hot(target, n_channels) if self.to_onehot_y and n_channels > 1 else target).to(p.dtype)
-        categorical = is_categorical(n_channels, self.sigmoid, self.softmax)
-        logp, log1mp = log_probs(x, p, self.sigmoid, self.softmax, self.needs_complement(categorical))
+    def check_mode(self, categorical: bool) -> None:
+        """Raise ``ValueError`` for flag combinations the loss does not support in this mode (default: none)."""
+
+    def chunk_activated(
+        self, x: torch.Tensor, target: torch.Tensor, sigmoid: bool, softmax: bool, categorical: bool
+    ) -> Activated:
+        """The :class:`Activated` of one slice ``(B, C, n)`` of logits (or probabilities) and target."""
+        n_channels = x.shape[1]
+        x = x if x.dtype == torch.float64 else x.float()
+        p = activate(x, sigmoid, softmax, None)
+        if self.to_onehot_y and n_channels > 1:
+            g = chunk_one_hot(target, n_channels, p.dtype)
+        else:
+            g = target.to(p.dtype)
+        logp, log1mp = log_probs(x, p, sigmoid, softmax, self.needs_complement(categorical))
         return Activated(p, g, logp, log1mp, categorical)
 
-    def compute_activated(self, a: Activated) -> torch.Tensor:
+    def activated_terms(self, a: Activated) -> tuple[torch.Tensor, ...]:
+        """Sums over the last (voxel) axis of a slice's :class:`Activated`, each ``(B, K)``."""
+        raise NotImplementedError
+
+    def activated_head(self, sums: Sequence[torch.Tensor], n_voxels: int, categorical: bool) -> torch.Tensor:
+        """The loss, broadcastable against ``(B, C)``, from the volume sums (pooled over the batch when
+        ``batch=True``; ``n_voxels`` voxels per row)."""
         raise NotImplementedError
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         with torch.autocast(device_type=device_type(input), enabled=False):
-            return reduce(self.compute_activated(self.activated(input, target)), self.reduction)
+            check_input_target(input, target, to_onehot_y=self.to_onehot_y, softmax=self.softmax)
+            n_channels = input.shape[1]
+            if not self.include_background and n_channels == 1:
+                raise ValueError("include_background=False needs at least 2 channels; input has 1.")
+            categorical = is_categorical(n_channels, self.sigmoid, self.softmax)
+            self.check_mode(categorical)
+            x, sigmoid, softmax = self.activated_input(input)
+
+            def kernel(xc: torch.Tensor, tc: torch.Tensor) -> tuple[torch.Tensor, ...]:
+                return self.activated_terms(self.chunk_activated(xc, tc, sigmoid, softmax, categorical))
+
+            sums, n_voxels = self.pool(voxel_sums(kernel, x, target), input[0, 0].numel())
+            return reduce(self.activated_head(sums, n_voxels, categorical), self.reduction)

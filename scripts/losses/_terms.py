@@ -1,17 +1,10 @@
-"""Per-voxel and per-(b, c) terms shared by the compound losses: cross-entropies, soft Dice, voxel means."""
+"""Per-voxel terms and per-(b, c) formulas shared by the compound losses: cross-entropies, region sums, soft Dice."""
 
 from __future__ import annotations
 
 import torch
 
-from ._base import region_stats, safe_pow
-
-
-def voxel_mean(t: torch.Tensor, batch: bool = False) -> torch.Tensor:
-    """Mean of a per-voxel term ``(B, K, *spatial)`` over the voxels: ``(B, K)``, or ``(1, K)`` over the batch
-    too when ``batch=True``."""
-    m = t.flatten(2).mean(2)
-    return m.mean(0, keepdim=True) if batch else m
+from ._base import safe_pow
 
 
 def binary_ce(logp: torch.Tensor, log1mp: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
@@ -24,9 +17,15 @@ def categorical_ce(logp: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     return -(g * logp).sum(1, keepdim=True)
 
 
-def soft_dice(p: torch.Tensor, g: torch.Tensor, batch: bool, smooth_nr: float, smooth_dr: float) -> torch.Tensor:
-    """Soft Dice coefficient per (b, c), MONAI's form: ``(2 TP + smooth_nr) / (sum p + sum g + smooth_dr)``."""
-    tp, sum_p, sum_g = region_stats(p, g, batch)
+def region_sums(p: torch.Tensor, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(TP, sum p, sum g)`` over the last (voxel) axis of a slice ``(B, K, n)``."""
+    return (p * g).sum(-1), p.sum(-1), g.sum(-1)
+
+
+def dice_from(
+    tp: torch.Tensor, sum_p: torch.Tensor, sum_g: torch.Tensor, smooth_nr: float, smooth_dr: float
+) -> torch.Tensor:
+    """Soft Dice coefficient from the region sums (MONAI's form): ``(2 TP + s_nr) / (sum p + sum g + s_dr)``."""
     return (2 * tp + smooth_nr) / (sum_p + sum_g + smooth_dr)
 
 

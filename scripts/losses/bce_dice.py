@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 
 from ._base import check_range
 from ._log_probs import Activated, LogProbLoss
-from ._terms import binary_ce, categorical_ce, soft_dice, voxel_mean
+from ._terms import binary_ce, categorical_ce, dice_from, region_sums
 
 
 class BCEDiceLoss(LogProbLoss):
@@ -70,10 +70,14 @@ class BCEDiceLoss(LogProbLoss):
     def needs_complement(self, categorical: bool) -> bool:
         return not categorical
 
-    def compute_activated(self, a: Activated) -> torch.Tensor:
-        dice = 1 - soft_dice(self.kept(a.p), self.kept(a.g), self.batch, self.smooth_nr, self.smooth_dr)
+    def activated_terms(self, a: Activated) -> tuple[torch.Tensor, ...]:
         if a.categorical:
             ce = categorical_ce(a.logp, a.g)
         else:
             ce = binary_ce(self.kept(a.logp), self.kept(a.log1mp), self.kept(a.g))
-        return self.lambda_dice * dice + self.lambda_ce * voxel_mean(ce, self.batch)
+        return ce.sum(-1), *region_sums(self.kept(a.p), self.kept(a.g))
+
+    def activated_head(self, sums: Sequence[torch.Tensor], n_voxels: int, categorical: bool) -> torch.Tensor:
+        ce, tp, sum_p, sum_g = sums
+        dice = 1 - dice_from(tp, sum_p, sum_g, self.smooth_nr, self.smooth_dr)
+        return self.lambda_dice * dice + self.lambda_ce * (ce / n_voxels)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 
 from ._base import check_range
 from ._log_probs import Activated, LogProbLoss
-from ._terms import soft_dice, voxel_mean
+from ._terms import dice_from, region_sums
 
 
 class ComboLoss(LogProbLoss):
@@ -67,8 +67,12 @@ class ComboLoss(LogProbLoss):
         self.alpha = check_range("alpha", alpha, low=0.0, high=1.0)
         self.beta = check_range("beta", beta, low=0.0, high=1.0)
 
-    def compute_activated(self, a: Activated) -> torch.Tensor:
+    def activated_terms(self, a: Activated) -> tuple[torch.Tensor, ...]:
         p, g, logp, log1mp = self.kept(a.p), self.kept(a.g), self.kept(a.logp), self.kept(a.log1mp)
-        wbce = voxel_mean(-(self.beta * g * logp + (1 - self.beta) * (1 - g) * log1mp), self.batch)
-        dsc = soft_dice(p, g, self.batch, self.smooth_nr, self.smooth_dr)
+        return (g * logp).sum(-1), ((1 - g) * log1mp).sum(-1), *region_sums(p, g)
+
+    def activated_head(self, sums: Sequence[torch.Tensor], n_voxels: int, categorical: bool) -> torch.Tensor:
+        pos, neg, tp, sum_p, sum_g = sums
+        wbce = -(self.beta * pos + (1 - self.beta) * neg) / n_voxels
+        dsc = dice_from(tp, sum_p, sum_g, self.smooth_nr, self.smooth_dr)
         return self.alpha * wbce - (1 - self.alpha) * dsc

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 
 from ._log_probs import Activated, LogProbLoss
-from ._terms import binary_ce, categorical_ce, voxel_mean
+from ._terms import binary_ce, categorical_ce
 
 
 class CrossEntropyLoss(LogProbLoss):
@@ -61,8 +61,14 @@ class CrossEntropyLoss(LogProbLoss):
     def needs_complement(self, categorical: bool) -> bool:
         return not categorical
 
-    def compute_activated(self, a: Activated) -> torch.Tensor:
-        if a.categorical:
+    def check_mode(self, categorical: bool) -> None:
+        if categorical:
             self.check_categorical_background(True)
-            return voxel_mean(categorical_ce(a.logp, a.g))
-        return voxel_mean(binary_ce(self.kept(a.logp), self.kept(a.log1mp), self.kept(a.g)))
+
+    def activated_terms(self, a: Activated) -> tuple[torch.Tensor, ...]:
+        if a.categorical:
+            return (categorical_ce(a.logp, a.g).sum(-1),)
+        return (binary_ce(self.kept(a.logp), self.kept(a.log1mp), self.kept(a.g)).sum(-1),)
+
+    def activated_head(self, sums: Sequence[torch.Tensor], n_voxels: int, categorical: bool) -> torch.Tensor:
+        return sums[0] / n_voxels

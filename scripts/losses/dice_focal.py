@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 
 from ._base import check_range
 from ._log_probs import Activated, LogProbLoss
-from ._terms import soft_dice, voxel_mean
+from ._terms import dice_from, region_sums
 
 
 class DiceFocalLoss(LogProbLoss):
@@ -73,10 +73,14 @@ class DiceFocalLoss(LogProbLoss):
         self.lambda_focal = check_range("lambda_focal", lambda_focal, low=0.0)
         self.gamma = check_range("gamma", gamma, low=0.0)
 
-    def compute_activated(self, a: Activated) -> torch.Tensor:
+    def activated_terms(self, a: Activated) -> tuple[torch.Tensor, ...]:
         p, g, logp, log1mp = self.kept(a.p), self.kept(a.g), self.kept(a.logp), self.kept(a.log1mp)
         focal = -torch.exp(self.gamma * log1mp) * g * logp
         if not a.categorical:
             focal = focal - torch.exp(self.gamma * logp) * (1 - g) * log1mp
-        dice = 1 - soft_dice(p, g, self.batch, self.smooth_nr, self.smooth_dr)
-        return self.lambda_dice * dice + self.lambda_focal * voxel_mean(focal, self.batch)
+        return focal.sum(-1), *region_sums(p, g)
+
+    def activated_head(self, sums: Sequence[torch.Tensor], n_voxels: int, categorical: bool) -> torch.Tensor:
+        focal, tp, sum_p, sum_g = sums
+        dice = 1 - dice_from(tp, sum_p, sum_g, self.smooth_nr, self.smooth_dr)
+        return self.lambda_dice * dice + self.lambda_focal * (focal / n_voxels)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
-from ._base import ImbalanceLoss, region_stats
+from ._base import ImbalanceLoss
 
 
 class DiceTwoClassLoss(ImbalanceLoss):
@@ -33,9 +35,9 @@ class DiceTwoClassLoss(ImbalanceLoss):
         torch.Size([])
     """
 
-    def compute(self, p: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-        tp, sum_p, sum_g = region_stats(p, g, self.batch)
-        n = p[0, 0].numel() * (p.shape[0] if self.batch else 1)
+    def head(self, sums: Sequence[torch.Tensor], n_voxels: int) -> torch.Tensor:
+        tp, sum_p, sum_g = sums
+        n = n_voxels
         tn = n - sum_p - sum_g + tp
         d_fg = (2 * tp + self.smooth_nr) / (sum_p + sum_g + self.smooth_dr)
         d_bg = (2 * tn + self.smooth_nr) / ((n - sum_p) + (n - sum_g) + self.smooth_dr)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 
 from ._base import check_range
 from ._log_probs import Activated, LogProbLoss
-from ._terms import pow_tiny_floor, soft_dice, voxel_mean
+from ._terms import dice_from, pow_tiny_floor, region_sums
 
 
 class ExpLogLoss(LogProbLoss):
@@ -82,23 +82,31 @@ class ExpLogLoss(LogProbLoss):
     def needs_complement(self, categorical: bool) -> bool:
         return not categorical
 
-    def compute_activated(self, a: Activated) -> torch.Tensor:
+    def activated_terms(self, a: Activated) -> tuple[torch.Tensor, ...]:
         p, g = self.kept(a.p), self.kept(a.g)
-        dice = soft_dice(p, g, self.batch, self.smooth_nr, self.smooth_dr)
+        region = region_sums(p, g)
+        if a.categorical:
+            # per (b, c): sum_x g_c (-ln p_c)^gamma and the label count f_c; w_c is applied to the volume sums
+            return *region, (a.g * pow_tiny_floor(-a.logp, self.gamma_cross)).sum(-1), a.g.sum(-1)
+        logp, log1mp = self.kept(a.logp), self.kept(a.log1mp)
+        cross1 = (g * pow_tiny_floor(-logp, self.gamma_cross)).sum(-1)
+        cross0 = ((1 - g) * pow_tiny_floor(-log1mp, self.gamma_cross)).sum(-1)
+        return *region, cross1, cross0, (1 - g).sum(-1)
+
+    def activated_head(self, sums: Sequence[torch.Tensor], n_voxels: int, categorical: bool) -> torch.Tensor:
+        tp, sum_p, sum_g = sums[:3]
+        dice = dice_from(tp, sum_p, sum_g, self.smooth_nr, self.smooth_dr)
         tiny = torch.finfo(dice.dtype).tiny
         dice_term = pow_tiny_floor(-dice.clamp(tiny, 1.0).log(), self.gamma_dice)
-        dims = (0, *range(2, a.g.ndim))
-        if a.categorical:
-            freq = a.g.sum(dims, keepdim=True)
+        if categorical:
+            cross, counts = sums[3:]
+            freq = counts.sum(0, keepdim=True)  # label weights are batch-wide
             w = (freq.sum() / freq.clamp_min(1.0)).sqrt()
-            cross = (w * a.g * pow_tiny_floor(-a.logp, self.gamma_cross)).sum(1, keepdim=True)
+            cross = (w * cross).sum(1, keepdim=True)
         else:
-            g, logp, log1mp = self.kept(a.g), self.kept(a.logp), self.kept(a.log1mp)
-            f1 = g.sum(dims, keepdim=True)
-            f0 = (1 - g).sum(dims, keepdim=True)
+            cross1, cross0, count0 = sums[3:]
+            f1, f0 = sum_g.sum(0, keepdim=True), count0.sum(0, keepdim=True)
             total = f0 + f1
             w1, w0 = (total / f1.clamp_min(1.0)).sqrt(), (total / f0.clamp_min(1.0)).sqrt()
-            cross = w1 * g * pow_tiny_floor(-logp, self.gamma_cross) + w0 * (1 - g) * pow_tiny_floor(
-                -log1mp, self.gamma_cross
-            )
-        return self.w_dice * dice_term + self.w_cross * voxel_mean(cross, self.batch)
+            cross = w1 * cross1 + w0 * cross0
+        return self.w_dice * dice_term + self.w_cross * (cross / n_voxels)

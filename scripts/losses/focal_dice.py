@@ -2,30 +2,44 @@
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 
-from ._base import ImbalanceLoss, check_range, region_stats, safe_pow
+from ._base import ImbalanceLoss, check_input_target, check_range, device_type, reduce, safe_pow
+from ._chunked import voxel_sums
 
 SAMPLINGS = (None, "balanced")
 
 
-def balanced_mask(p: torch.Tensor, g: torch.Tensor, neg_ratio: float) -> torch.Tensor:
-    """Float mask (B, C, *spatial): per (b, c) every foreground voxel (``g > 0.5``) plus the
-    ``ceil(neg_ratio * n_fg)`` background voxels of highest ``p`` (capped at the background's size), and at
-    least one voxel when the foreground is empty. Selection is not differentiated (ties: first in order)."""
+def balanced_mask(p: torch.Tensor, fg: torch.Tensor, neg_ratio: float) -> torch.Tensor:
+    """Bool mask (B, C, *spatial): per (b, c) every foreground voxel (``fg``) plus the ``ceil(neg_ratio * n_fg)``
+    background voxels of highest ``p`` (capped at the background's size), and at least one voxel when the
+    foreground is empty. Selection is not differentiated (ties: first in order).
+
+    The k-th highest background probability of each row is found by selection (``kthvalue``), not by sorting
+    the row; only where several voxels tie at that value are the first ones in order picked among them."""
     flat_p = p.detach().flatten(2)
-    fg = g.detach().flatten(2) > 0.5
+    fg = fg.flatten(2)
     n_fg = fg.sum(-1, keepdim=True)
     n_bg = fg.shape[-1] - n_fg
     k = torch.ceil(n_fg * neg_ratio).long()
     k = torch.where(n_fg == 0, torch.ones_like(k), k).minimum(n_bg)
     score = flat_p.masked_fill(fg, -math.inf)
-    order = score.argsort(dim=-1, descending=True, stable=True)
-    rank = torch.empty_like(order).scatter_(-1, order, torch.arange(order.shape[-1], device=p.device).expand_as(order))
-    return (fg | (rank < k)).to(p.dtype).view_as(p)
+    mask = fg.clone()
+    n = score.shape[-1]
+    for (b, c), kk in zip(itertools.product(range(k.shape[0]), range(k.shape[1])), k.flatten().tolist()):
+        if kk == 0:
+            continue
+        row = score[b, c]
+        threshold = torch.kthvalue(row, n - kk + 1).values  # the kk-th highest score
+        above = row > threshold
+        ties = (row == threshold).nonzero().flatten()
+        above[ties[: kk - int(above.sum())]] = True
+        mask[b, c] |= above
+    return mask.view_as(p)
 
 
 class FocalDiceLoss(ImbalanceLoss):
@@ -90,10 +104,29 @@ class FocalDiceLoss(ImbalanceLoss):
         self.sampling = sampling
         self.neg_ratio = check_range("neg_ratio", neg_ratio, low=0.0)
 
-    def compute(self, p: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-        if self.sampling == "balanced":
-            mask = balanced_mask(p, g, self.neg_ratio)
-            p, g = p * mask, g * mask
-        tp, sum_p, sum_g = region_stats(p, g, self.batch)
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if self.sampling != "balanced":
+            return super().forward(input, target)
+        with torch.autocast(device_type=device_type(input), enabled=False):
+            check_input_target(input, target, to_onehot_y=self.to_onehot_y, softmax=self.softmax)
+            x, sigmoid, softmax = self.activated_input(input)
+            if not self.include_background and input.shape[1] == 1:
+                raise ValueError("include_background=False needs at least 2 channels; input has 1.")
+            with torch.no_grad():  # the sample is chosen on the whole volume, then the sums run slice by slice
+                p, g = self.chunk_probs(x.detach().flatten(2), target.flatten(2), sigmoid, softmax)
+                mask = balanced_mask(p, g > 0.5, self.neg_ratio)
+                del p, g
+
+            def kernel(xc: torch.Tensor, tc: torch.Tensor, mc: torch.Tensor) -> tuple[torch.Tensor, ...]:
+                p, g = self.chunk_probs(xc, tc, sigmoid, softmax)
+                m = mc.to(p.dtype)
+                p, g = p * m, g * m
+                return (p * g).sum(-1), p.sum(-1), g.sum(-1)
+
+            sums, n_voxels = self.pool(voxel_sums(kernel, x, target, mask), input[0, 0].numel())
+            return reduce(self.head(sums, n_voxels), self.reduction)
+
+    def head(self, sums: Sequence[torch.Tensor], n_voxels: int) -> torch.Tensor:
+        tp, sum_p, sum_g = sums
         dsc = (2 * tp + self.smooth_nr) / (sum_p + sum_g + self.smooth_dr)
         return 1 - safe_pow(dsc, 1 / self.beta)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 
-from ._base import ImbalanceLoss, check_range, region_stats, safe_pow
+from ._base import ImbalanceLoss, check_range, safe_pow
 
 
 class FocalTverskyLoss(ImbalanceLoss):
@@ -67,8 +67,8 @@ class FocalTverskyLoss(ImbalanceLoss):
             raise ValueError("alpha + beta must be > 0 (both 0 makes the Tversky index 1 for any prediction).")
         self.gamma = check_range("gamma", gamma, low=0.0, low_open=True)
 
-    def compute(self, p: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-        tp, sum_p, sum_g = region_stats(p, g, self.batch)
+    def head(self, sums: Sequence[torch.Tensor], n_voxels: int) -> torch.Tensor:
+        tp, sum_p, sum_g = sums
         fp, fn = sum_p - tp, sum_g - tp
         ti = (tp + self.smooth_nr) / (tp + self.alpha * fp + self.beta * fn + self.smooth_dr)
         return safe_pow(1 - ti, self.gamma)

@@ -3,7 +3,11 @@
 MONAI 1.6.1's ``DiceLoss`` (Milletari et al. 2016; ``squared_pred=True`` is V-Net's squared denominator,
 ``jaccard=True`` the IoU loss of Rahman & Wang 2016), ``GeneralizedDiceLoss`` (Sudre et al. 2017),
 ``TverskyLoss`` (Salehi et al. 2017) and ``FocalLoss`` (Lin et al. 2017) compute their papers' formulas, so
-the catalogue reuses them instead of a copy. The wrappers add what MONAI lacks:
+the catalogue uses their formulas and configuration (each wrapper holds MONAI's module as ``monai_loss``).
+For speed and memory (issue 6, ``docs/benchmarks.md``) the values are computed from this package's voxel sums,
+slice by slice: the focal loss runs MONAI's module on each slice of the voxels; the region losses evaluate
+MONAI's formula (written out in each ``head``) on the slice-summed ``TP``, ``sum p``, ``sum g``; with
+``other_act`` MONAI's region module runs on the whole volume. The wrappers add what MONAI lacks:
 
 - the checks of :func:`scripts.losses._base.check_input_target` (shape mismatch, labels outside ``[0, C)``,
   non-finite input, softmax on one channel: ``ValueError`` naming the value; MONAI warns and carries on),
@@ -13,7 +17,8 @@ the catalogue reuses them instead of a copy. The wrappers add what MONAI lacks:
   ``use_softmax``), the activation taken over all channels before ``include_background=False`` drops
   channel 0 (MONAI's ``FocalLoss`` drops it before its softmax);
 - ``reduction="none"`` returns per ``(b, c)`` values of shape ``(B, C)`` (``(1, C)`` with ``batch=True``;
-  ``(B, 1)`` / ``(1, 1)`` for the generalized Dice, which is one value per sample), like every loss here.
+  ``(B, 1)`` / ``(1, 1)`` for the generalized Dice, which is one value per sample), like every loss here;
+- no full-size probability, one-hot or product tensors: a fraction of MONAI's memory and time.
 """
 
 from __future__ import annotations
@@ -30,10 +35,11 @@ from ._base import (
     check_input_target,
     check_range,
     check_reduction,
+    chunk_one_hot,
     device_type,
-    one_hot,
     reduce,
 )
+from ._chunked import voxel_sums
 
 
 def _per_sample_class(loss: torch.Tensor, n_rows: int) -> torch.Tensor:
@@ -50,12 +56,23 @@ def _check_weights(name: str, value: float | Sequence[float] | torch.Tensor | No
 
 
 class _MonaiRegionLoss(ImbalanceLoss):
-    """Runs a MONAI region loss on the float32 probabilities and one-hot target prepared by the base class."""
+    """A MONAI region loss: ``monai_loss`` holds its configuration.
+
+    With ``sigmoid``/``softmax``/no activation the loss is computed from this package's slice-by-slice region
+    sums (:class:`scripts.losses._base.ImbalanceLoss`) by :meth:`head`, which evaluates MONAI's formula on
+    them (MONAI's module would build the full-size probability, one-hot and product tensors; the tests check
+    both agree). With ``other_act`` (a callable not known to be element-wise) MONAI's module itself runs on
+    the probabilities and one-hot target of the whole volume.
+    """
 
     monai_loss: _Loss
 
-    def compute(self, p: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-        return _per_sample_class(self.monai_loss(p, g), 1 if self.batch else p.shape[0])
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if self.other_act is None:
+            return super().forward(input, target)
+        with torch.autocast(device_type=device_type(input), enabled=False):
+            p, g = self.prepare(input, target)
+            return reduce(_per_sample_class(self.monai_loss(p, g), 1 if self.batch else p.shape[0]), self.reduction)
 
 
 class CheckedDiceLoss(_MonaiRegionLoss):
@@ -106,6 +123,34 @@ class CheckedDiceLoss(_MonaiRegionLoss):
             weight=weight,
         )
 
+    def voxel_terms(self, p: torch.Tensor, g: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        if self.monai_loss.squared_pred:  # MONAI's ord-2 terms: |p|^2, |g|^2, |p - g|^2
+            return p.square().sum(-1), g.square().sum(-1), (p - g).square().sum(-1)
+        return super().voxel_terms(p, g)
+
+    def head(self, sums: Sequence[torch.Tensor], n_voxels: int) -> torch.Tensor:
+        """MONAI's ``DiceLoss`` formula (``monai.losses.utils.compute_tp_fp_fn``, decoupled) on the sums."""
+        if self.monai_loss.squared_pred:
+            pred_o, ground_o, difference = sums
+            tp = (pred_o + ground_o - difference) / 2
+            fp, fn = pred_o - tp, ground_o - tp
+        else:
+            tp, sum_p, sum_g = sums
+            fp, fn = sum_p - tp, sum_g - tp
+        if not self.monai_loss.jaccard:
+            fp, fn = 0.5 * fp, 0.5 * fn
+        f = 1 - (2 * tp + self.smooth_nr) / (2 * (tp + fp + fn) + self.smooth_dr)
+        class_weight = self.monai_loss.class_weight
+        n_classes = f.shape[1]
+        if class_weight is not None and n_classes != 1:
+            if class_weight.ndim > 0 and class_weight.shape[0] != n_classes:
+                raise ValueError(
+                    "The length of the `weight` sequence should be the same as the number of classes. "
+                    "If `include_background=False`, the weight should not include the background category class 0."
+                )
+            f = f * class_weight.to(f)
+        return f
+
 
 class CheckedGeneralizedDiceLoss(_MonaiRegionLoss):
     """Generalized Dice loss, MONAI's ``GeneralizedDiceLoss`` with checked inputs (Sudre et al. 2017).
@@ -140,6 +185,19 @@ class CheckedGeneralizedDiceLoss(_MonaiRegionLoss):
         self.monai_loss = GeneralizedDiceLoss(
             w_type=w_type, reduction="none", smooth_nr=self.smooth_nr, smooth_dr=self.smooth_dr, batch=batch
         )
+
+    def head(self, sums: Sequence[torch.Tensor], n_voxels: int) -> torch.Tensor:
+        """MONAI's ``GeneralizedDiceLoss`` formula on the sums (one row per sample, or one pooled row)."""
+        tp, sum_p, sum_g = sums
+        fp, fn = 0.5 * (sum_p - tp), 0.5 * (sum_g - tp)
+        denominator = 2 * (tp + fp + fn)
+        w = self.monai_loss.w_func(sum_g.float())
+        infs = torch.isinf(w)
+        w = torch.where(infs, torch.zeros_like(w), w)
+        w = w + infs * w.max(dim=1, keepdim=True).values
+        numer = 2.0 * (tp * w).sum(1, keepdim=True) + self.smooth_nr
+        denom = (denominator * w).sum(1, keepdim=True) + self.smooth_dr
+        return 1.0 - numer / denom
 
 
 class CheckedTverskyLoss(_MonaiRegionLoss):
@@ -181,6 +239,12 @@ class CheckedTverskyLoss(_MonaiRegionLoss):
             smooth_dr=self.smooth_dr,
             batch=batch,
         )
+
+    def head(self, sums: Sequence[torch.Tensor], n_voxels: int) -> torch.Tensor:
+        """MONAI's ``TverskyLoss`` formula on the sums (``FP = sum p - TP``, ``FN = sum g - TP``)."""
+        tp, sum_p, sum_g = sums
+        fp, fn = self.alpha * (sum_p - tp), self.beta * (sum_g - tp)
+        return 1.0 - (tp + self.smooth_nr) / (tp + fp + fn + self.smooth_dr)
 
 
 class CheckedFocalLoss(_Loss):
@@ -260,13 +324,20 @@ class CheckedFocalLoss(_Loss):
         with torch.autocast(device_type=device_type(input), enabled=False):
             check_input_target(input, target, to_onehot_y=self.to_onehot_y, softmax=self.softmax)
             n_channels = input.shape[1]
-            g = one_hot(target, n_channels) if self.to_onehot_y and n_channels > 1 else target.float()
-            loss = self._monai(n_channels)(input.float(), g)
+            monai_loss = self._monai(n_channels)
+
+            def kernel(xc: torch.Tensor, tc: torch.Tensor) -> tuple[torch.Tensor]:
+                # MONAI's per-voxel focal loss on one slice of the voxels, summed over the slice
+                onehot = self.to_onehot_y and n_channels > 1
+                g = chunk_one_hot(tc, n_channels, torch.float32) if onehot else tc.float()
+                return (monai_loss(xc.float(), g).sum(-1),)
+
+            (loss,) = voxel_sums(kernel, input, target)
+            loss = loss / input[0, 0].numel()
             if not self.include_background:
                 if n_channels == 1:
                     raise ValueError("include_background=False needs at least 2 channels; input has 1.")
                 loss = loss[:, 1:]
-            loss = loss.flatten(2).mean(2)
             if self.class_weight is not None:
                 w = self.class_weight.to(loss).flatten()
                 if w.numel() not in (1, loss.shape[1]):

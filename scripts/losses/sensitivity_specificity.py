@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 
-from ._base import ImbalanceLoss, check_range, sum_dims
+from ._base import ImbalanceLoss, check_range
 
 
 class SensitivitySpecificityLoss(ImbalanceLoss):
@@ -21,7 +21,8 @@ class SensitivitySpecificityLoss(ImbalanceLoss):
     trades them. Brosch et al. add a small constant to the denominators against an empty class; that is
     ``smooth_dr`` here. There is no numerator smoothing (it would charge an empty, correctly empty class), so
     the loss has no ``smooth_nr``; an empty foreground contributes 0 to the first term. The squared errors need
-    second-order sums, so this loss is not written from ``region_stats``.
+    second-order sums, so this loss has its own voxel terms: ``sum (g - p)^2 g``, ``sum (g - p)^2`` and ``sum g``
+    (the background term is their difference).
 
     Modes: ``sigmoid=True``: each channel is its own binary problem; ``softmax=True``: one term per class.
 
@@ -52,12 +53,12 @@ class SensitivitySpecificityLoss(ImbalanceLoss):
         super().__init__(include_background, to_onehot_y, sigmoid, softmax, other_act, reduction, 0.0, smooth_dr, batch)
         self.r = check_range("r", r, low=0.0, high=1.0)
 
-    def compute(self, p: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-        dims = sum_dims(p.ndim, self.batch)
+    def voxel_terms(self, p: torch.Tensor, g: torch.Tensor) -> tuple[torch.Tensor, ...]:
         sq_err = (g - p).square()
-        err_fg = (sq_err * g).sum(dims)
-        err_bg = sq_err.sum(dims) - err_fg
-        sum_g = g.sum(dims)
-        n = p[0, 0].numel() * (p.shape[0] if self.batch else 1)
-        loss = self.r * err_fg / (sum_g + self.smooth_dr) + (1 - self.r) * err_bg / (n - sum_g + self.smooth_dr)
-        return loss[None] if self.batch else loss
+        return (sq_err * g).sum(-1), sq_err.sum(-1), g.sum(-1)
+
+    def head(self, sums: Sequence[torch.Tensor], n_voxels: int) -> torch.Tensor:
+        err_fg, sq_err, sum_g = sums
+        err_bg = sq_err - err_fg
+        n = n_voxels
+        return self.r * err_fg / (sum_g + self.smooth_dr) + (1 - self.r) * err_bg / (n - sum_g + self.smooth_dr)

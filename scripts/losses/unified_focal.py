@@ -61,13 +61,13 @@ class terms instead of summing them).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 
 from ._base import check_range
 from ._log_probs import Activated, LogProbLoss
-from ._unified_focal_terms import Member, focal_part, focal_tversky_part, members
+from ._unified_focal_terms import Member, focal_sums, focal_tversky_part, members, tversky_sums
 
 
 class _UnifiedFocalFamily(LogProbLoss):
@@ -93,8 +93,10 @@ class _UnifiedFocalFamily(LogProbLoss):
         if softmax:
             self.check_categorical_background(True)
 
+    def check_mode(self, categorical: bool) -> None:
+        self.check_categorical_background(categorical)
+
     def split(self, a: Activated) -> tuple[Member, Member]:
-        self.check_categorical_background(a.categorical)
         return members(a, self.kept)
 
 
@@ -114,9 +116,12 @@ class _FocalPart(_UnifiedFocalFamily):
         self.delta = check_range("delta", delta, low=0.0, high=1.0)
         self.gamma = check_range("gamma", gamma, low=0.0)
 
-    def compute_activated(self, a: Activated) -> torch.Tensor:
+    def activated_terms(self, a: Activated) -> tuple[torch.Tensor, ...]:
         bg, fg = self.split(a)
-        return focal_part(bg, fg, self.delta, self.gamma, self.symmetric, a.categorical, False)
+        return (focal_sums(bg, fg, self.delta, self.gamma, self.symmetric, a.categorical),)
+
+    def activated_head(self, sums: Sequence[torch.Tensor], n_voxels: int, categorical: bool) -> torch.Tensor:
+        return sums[0] / n_voxels
 
 
 class SymmetricFocalLoss(_FocalPart):
@@ -183,11 +188,13 @@ class _FocalTverskyPart(_UnifiedFocalFamily):
         self.delta = check_range("delta", delta, low=0.0, high=1.0)
         self.gamma = check_range("gamma", gamma, low=0.0, high=1.0)
 
-    def compute_activated(self, a: Activated) -> torch.Tensor:
+    def activated_terms(self, a: Activated) -> tuple[torch.Tensor, ...]:
         bg, fg = self.split(a)
-        return focal_tversky_part(
-            bg, fg, self.delta, self.gamma, self.symmetric, a.categorical, self.batch, self.smooth_nr, self.smooth_dr
-        )
+        return *tversky_sums(bg), *tversky_sums(fg)
+
+    def activated_head(self, sums: Sequence[torch.Tensor], n_voxels: int, categorical: bool) -> torch.Tensor:
+        args = (self.delta, self.gamma, self.symmetric, categorical, self.smooth_nr, self.smooth_dr)
+        return focal_tversky_part(sums[:3], sums[3:], *args)
 
 
 class SymmetricFocalTverskyLoss(_FocalTverskyPart):
@@ -256,11 +263,15 @@ class _Unified(_UnifiedFocalFamily):
         self.delta = check_range("delta", delta, low=0.0, high=1.0)
         self.gamma = check_range("gamma", gamma, low=0.0, high=1.0)
 
-    def compute_activated(self, a: Activated) -> torch.Tensor:
+    def activated_terms(self, a: Activated) -> tuple[torch.Tensor, ...]:
         bg, fg = self.split(a)
-        args = (self.delta, self.gamma, self.symmetric, a.categorical, self.batch)
-        focal = focal_part(bg, fg, *args)
-        tversky = focal_tversky_part(bg, fg, *args, self.smooth_nr, self.smooth_dr)
+        focal = focal_sums(bg, fg, self.delta, self.gamma, self.symmetric, a.categorical)
+        return focal, *tversky_sums(bg), *tversky_sums(fg)
+
+    def activated_head(self, sums: Sequence[torch.Tensor], n_voxels: int, categorical: bool) -> torch.Tensor:
+        focal = sums[0] / n_voxels
+        args = (self.delta, self.gamma, self.symmetric, categorical, self.smooth_nr, self.smooth_dr)
+        tversky = focal_tversky_part(sums[1:4], sums[4:], *args)
         return self.weight * focal + (1 - self.weight) * tversky
 
 

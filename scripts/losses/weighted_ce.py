@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 
 from ._base import check_range
 from ._log_probs import Activated, LogProbLoss
-from ._terms import voxel_mean
 
 WEIGHT_SOURCES = ("target", "prediction")
 
@@ -83,23 +82,29 @@ class WeightedCrossEntropyLoss(LogProbLoss):
     def needs_complement(self, categorical: bool) -> bool:
         return not categorical
 
-    def positive_weights(self, a: Activated) -> torch.Tensor:
-        """``w_c`` per channel, shape ``(1, C, 1, ...)``, detached."""
-        shape = (1, a.g.shape[1]) + (1,) * (a.g.ndim - 2)
-        if self.pos_weight is not None:
-            return torch.full(shape, self.pos_weight, dtype=a.p.dtype, device=a.p.device)
-        source = (a.g if self.weight_from == "target" else a.p).detach()
-        dims = (0, *range(2, source.ndim))
-        n_voxels = source[:, 0].numel()
-        s = source.sum(dims)
-        return ((n_voxels - s) / s.clamp_min(1.0)).reshape(shape)
-
-    def compute_activated(self, a: Activated) -> torch.Tensor:
-        w = self.positive_weights(a)
-        if a.categorical:
+    def check_mode(self, categorical: bool) -> None:
+        if categorical:
             self.check_categorical_background(True)
-            w = torch.cat([torch.ones_like(w[:, :1]), w[:, 1:]], 1)
-            return voxel_mean(-(w * a.g * a.logp).sum(1, keepdim=True))
+
+    def positive_weights(self, source_sums: torch.Tensor, n_voxels: int) -> torch.Tensor:
+        """``w_c`` per channel, shape ``(1, C)``, detached, from the per-sample sums ``(B, C)`` of the source
+        (target or probabilities) over ``n_voxels`` voxels each."""
+        if self.pos_weight is not None:
+            return torch.full_like(source_sums[:1], self.pos_weight)
+        s = source_sums.detach().sum(0, keepdim=True)
+        return (n_voxels * source_sums.shape[0] - s) / s.clamp_min(1.0)
+
+    def activated_terms(self, a: Activated) -> tuple[torch.Tensor, ...]:
+        source = (a.g if self.weight_from == "target" else a.p).sum(-1)
+        if a.categorical:
+            return source, -(a.g * a.logp).sum(-1)
         g = self.kept(a.g)
-        t = -(self.kept(w) * g * self.kept(a.logp) + (1 - g) * self.kept(a.log1mp))
-        return voxel_mean(t)
+        return source, -(g * self.kept(a.logp)).sum(-1), -((1 - g) * self.kept(a.log1mp)).sum(-1)
+
+    def activated_head(self, sums: Sequence[torch.Tensor], n_voxels: int, categorical: bool) -> torch.Tensor:
+        w = self.positive_weights(sums[0], n_voxels)
+        if categorical:
+            w = torch.cat([torch.ones_like(w[:, :1]), w[:, 1:]], 1)
+            return (w * sums[1]).sum(1, keepdim=True) / n_voxels
+        pos, neg = sums[1:]
+        return (self.kept(w) * pos + neg) / n_voxels

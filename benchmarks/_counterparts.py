@@ -1,0 +1,64 @@
+"""For each catalogue loss and mode, the same loss (or the nearest one) as MONAI 1.6.1 or torch computes it.
+
+Each entry is ``(label, loss_fn)``; ``loss_fn(logits, target)`` gets the same tensors as ours. MONAI's Unified
+Focal classes take probabilities, so their entry applies the activation first (part of the timed work). Where
+MONAI computes something else, the label says so: its ``DiceFocalLoss`` always takes a sigmoid focal term
+(issue #8242), its ``DiceCELoss(sigmoid=True)`` a softmax cross-entropy over the channels, its Unified Focal
+classes only the first two channels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from monai import losses as ml
+from monai.losses import unified_focal_loss as mufl
+
+Counterpart = tuple[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]
+
+
+def _on_probs(loss: torch.nn.Module, softmax: bool) -> Callable:
+    def run(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return loss(torch.softmax(x, 1) if softmax else torch.sigmoid(x), target)
+
+    return run
+
+
+def counterparts(softmax: bool) -> dict[str, Counterpart]:
+    """Catalogue name -> counterpart, for ``sigmoid=True`` (float targets) or ``softmax=True`` (labels)."""
+    act = {"softmax": True, "to_onehot_y": True} if softmax else {"sigmoid": True}
+    onehot = {"to_onehot_y": True} if softmax else {}
+    table: dict[str, Counterpart] = {
+        "dice": ("monai DiceLoss", ml.DiceLoss(**act)),
+        "dice_squared": ("monai DiceLoss(squared_pred)", ml.DiceLoss(squared_pred=True, **act)),
+        "iou": ("monai DiceLoss(jaccard)", ml.DiceLoss(jaccard=True, **act)),
+        "tversky": ("monai TverskyLoss", ml.TverskyLoss(alpha=0.3, beta=0.7, **act)),
+        "generalized_dice": ("monai GeneralizedDiceLoss", ml.GeneralizedDiceLoss(**act)),
+        "focal": ("monai FocalLoss", ml.FocalLoss(gamma=2.0, alpha=0.25, use_softmax=softmax, **onehot)),
+        "dice_focal": (
+            "monai DiceFocalLoss" + (" (sigmoid focal term)" if softmax else ""),
+            ml.DiceFocalLoss(gamma=2.0, **act),
+        ),
+        "bce_dice": (
+            "monai DiceCELoss" + ("" if softmax else " (softmax CE)"),
+            ml.DiceCELoss(**act),
+        ),
+        "asymmetric_focal": (
+            "monai AsymmetricFocalLoss (2 ch)",
+            _on_probs(mufl.AsymmetricFocalLoss(delta=0.7, gamma=2.0, **onehot), softmax),
+        ),
+        "asymmetric_focal_tversky": (
+            "monai AsymmetricFocalTverskyLoss (2 ch)",
+            _on_probs(mufl.AsymmetricFocalTverskyLoss(delta=0.7, gamma=0.75, **onehot), softmax),
+        ),
+    }
+    unified = ml.AsymmetricUnifiedFocalLoss(weight=0.5, delta=0.6, gamma=0.5, num_classes=3 if softmax else 2, **onehot)
+    for name in ("asymmetric_unified_focal", "symmetric_unified_focal"):
+        table[name] = ("monai AsymmetricUnifiedFocalLoss (2 ch)", _on_probs(unified, softmax))
+    if softmax:
+        table["ce"] = ("torch cross_entropy", lambda x, t: F.cross_entropy(x, t[:, 0].long()))
+    else:
+        table["bce"] = ("torch BCE with logits", F.binary_cross_entropy_with_logits)
+    return table

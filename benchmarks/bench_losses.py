@@ -1,0 +1,173 @@
+"""Speed and memory of every catalogue loss against the floor ``(sigmoid(x) * y).sum()`` and MONAI.
+
+For a BraTS-like sigmoid batch (regions TC/WT/ET, float targets) and a KiTS-like softmax batch (float labels,
+``to_onehot_y=True``), both ``(2, 3, 128, 128, 128)`` logits by default, it prints one table per mode:
+forward + backward median time of each loss, its ratio to the floor and to MONAI's (or torch's) counterpart,
+all three timed interleaved in the same run, and the peak extra memory of each as a multiple of the logits'
+size (CPU: bytes of the tensors allocated, see ``benchmarks/_memory.py``; CUDA: ``max_memory_allocated``).
+On CUDA it adds a table with autocast (fp16 logits). The last columns say whether the issue's targets are met.
+
+Usage::
+
+    python -m benchmarks.bench_losses            # full size, about 5-10 minutes on 2 cores
+    python -m benchmarks.bench_losses --quick    # (2, 3, 64, 64, 64), about a minute
+    python -m benchmarks.bench_losses --names "[dice,focal]" --modes "[sigmoid]" --repeats 9
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import fire
+import torch
+
+from benchmarks._batches import brats_like, kits_like
+from benchmarks._counterparts import counterparts
+from benchmarks._machine import describe
+from benchmarks._memory import peak_extra_bytes
+from benchmarks._timing import floor_loss, forward_backward, interleaved_medians
+from scripts.losses import LOSSES, build_loss
+
+REGION = {
+    "dice", "dice_squared", "iou", "tversky", "generalized_dice", "dice_two_class", "focal_tversky", "focal_dice",
+    "sensitivity_specificity",
+}  # fmt: skip
+UNIFIED = {"symmetric_unified_focal", "asymmetric_unified_focal"}
+MODES = ("sigmoid", "softmax")
+
+
+def floor_target(name: str) -> float:
+    """Issue 6: region losses at most 1.3x the floor, distribution and compound losses at most 2.5x."""
+    return 1.3 if name in REGION else 2.5
+
+
+def counterpart_target(name: str) -> float:
+    """At most MONAI's time; the unified Focal losses at most half of MONAI's AsymmetricUnifiedFocalLoss."""
+    return 0.5 if name in UNIFIED else 1.0
+
+
+def make_batch(mode: str, batch: int, spatial: tuple[int, ...], device: torch.device):
+    x, target = (kits_like if mode == "softmax" else brats_like)(batch, spatial)
+    return x.to(device), target.to(device)
+
+
+def bench_mode(
+    mode: str,
+    names: Sequence[str],
+    batch: int,
+    spatial: tuple[int, ...],
+    repeats: int,
+    device: torch.device,
+    amp: bool = False,
+    memory: bool = True,
+) -> list[dict]:
+    x, target = make_batch(mode, batch, spatial, device)
+    if amp:
+        x = x.half()
+    flags = {"softmax": True, "to_onehot_y": True} if mode == "softmax" else {"sigmoid": True}
+    refs = counterparts(softmax=mode == "softmax")
+    input_bytes = x.numel() * 4  # float32 logits, also for fp16 ones: a common unit
+    rows = []
+    for name in names:
+        ours = build_loss(name, **flags).to(device)
+        fns = {"floor": forward_backward(floor_loss, x, target), "ours": forward_backward(ours, x, target)}
+        ref_label = None
+        if name in refs:
+            ref_label, ref_fn = refs[name]
+            fns["ref"] = forward_backward(ref_fn, x, target)
+        with torch.autocast(device.type, enabled=amp):
+            times = interleaved_medians(fns, repeats, device)
+            mem = {}
+            if memory:
+                for key in ("floor", "ours", "ref"):
+                    if key in fns:
+                        mem[key] = peak_extra_bytes(fns[key], [x, target], device) / input_bytes
+        row = {
+            "mode": mode + (" amp" if amp else ""),
+            "loss": name,
+            "ours_ms": 1e3 * times["ours"],
+            "floor_ms": 1e3 * times["floor"],
+            "x_floor": times["ours"] / times["floor"],
+            "floor_target": floor_target(name),
+            "ref": ref_label,
+            "ref_ms": 1e3 * times["ref"] if ref_label else None,
+            "x_ref": times["ours"] / times["ref"] if ref_label else None,
+            "ref_target": counterpart_target(name) if ref_label and ref_label.startswith("monai") else None,
+            "mem_ours": mem.get("ours"),
+            "mem_ref": mem.get("ref"),
+            "mem_floor": mem.get("floor"),
+        }
+        rows.append(row)
+        print(format_row(row), flush=True)
+    return rows
+
+
+def _fmt(v: float | None, spec: str) -> str:
+    return "" if v is None else format(v, spec)
+
+
+def _verdict(row: dict) -> str:
+    bad = []
+    if row["x_floor"] > row["floor_target"]:
+        bad.append(f"floor>{row['floor_target']}")
+    if row["ref_target"] is not None and row["x_ref"] > row["ref_target"]:
+        bad.append(f"ref>{row['ref_target']}")
+    if row["ref_target"] is not None and row["mem_ours"] is not None and row["mem_ours"] > row["mem_ref"]:
+        bad.append("mem>ref")
+    return "met" if not bad else "NOT met: " + ", ".join(bad)
+
+
+HEADER = (
+    "| mode | loss | ours ms | floor ms | x floor | counterpart | ref ms | x ref | mem ours | mem ref | targets |\n"
+    "|---|---|---:|---:|---:|---|---:|---:|---:|---:|---|"
+)
+
+
+def format_row(row: dict) -> str:
+    return (
+        f"| {row['mode']} | {row['loss']} | {row['ours_ms']:.1f} | {row['floor_ms']:.1f} | {row['x_floor']:.2f} | "
+        f"{row['ref'] or ''} | {_fmt(row['ref_ms'], '.1f')} | {_fmt(row['x_ref'], '.2f')} | "
+        f"{_fmt(row['mem_ours'], '.2f')} | {_fmt(row['mem_ref'], '.2f')} | {_verdict(row)} |"
+    )
+
+
+def main(
+    quick: bool = False,
+    names: Sequence[str] | None = None,
+    modes: Sequence[str] = MODES,
+    batch: int = 2,
+    size: int | None = None,
+    repeats: int | None = None,
+    device: str | None = None,
+    memory: bool = True,
+    json_out: str | None = None,
+) -> None:
+    """Print the tables. ``size``: edge of the cubic volume (default 128, 64 with ``--quick``)."""
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    size = size or (64 if quick else 128)
+    repeats = repeats or (5 if quick else 7)
+    names = list(names or LOSSES)
+    unknown = sorted(set(names) - set(LOSSES))
+    if unknown:
+        raise ValueError(f"unknown loss name(s) {unknown}; valid: {sorted(LOSSES)}.")
+    for mode in modes:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}.")
+    spatial = (size,) * 3
+    print(f"# machine: {describe(dev)}")
+    print(f"# logits ({batch}, 3, {', '.join(map(str, spatial))}); {repeats} repeats; memory as x logits size\n")
+    print(HEADER)
+    rows = []
+    for mode in modes:
+        rows += bench_mode(mode, names, batch, spatial, repeats, dev, memory=memory)
+        if dev.type == "cuda":
+            rows += bench_mode(mode, names, batch, spatial, repeats, dev, amp=True, memory=memory)
+    print(f"\n# load average at the end: {describe(dev).rsplit('load average ', 1)[1]}")
+    if json_out:
+        with open(json_out, "w") as f:
+            json.dump({"machine": describe(dev), "spatial": spatial, "repeats": repeats, "rows": rows}, f, indent=1)
+
+
+if __name__ == "__main__":
+    fire.Fire(main)

@@ -84,7 +84,7 @@ def test_archive_layout_and_large_files_hash(packaged):
     assert {**train, **evaluate} == json.loads(json.dumps(expected))
 
 
-def test_download_load_and_one_epoch_run_outside_the_bundle(packaged):
+def test_download_load_export_and_one_epoch_run_outside_the_bundle(packaged):
     flavour, name, zip_path, state, tmp = packaged
     bundles, elsewhere = tmp / "downloaded", tmp / "elsewhere"
     elsewhere.mkdir()
@@ -104,6 +104,21 @@ def test_download_load_and_one_epoch_run_outside_the_bundle(packaged):
     assert loaded.keys() == state.keys()
     for key, value in state.items():
         torch.testing.assert_close(loaded[key], value, rtol=0, atol=0)
+
+    # the zoo CI's checks on the downloaded copy, from its root: network I/O with default arguments, TorchScript
+    # export that gives the checkpoint's output
+    meta_cfg = ["--meta_file", "configs/metadata.json", "--config_file", "configs/inference.json"]
+    bundle_cli(["verify_net_in_out", "network_def", *meta_cfg], cwd=root)
+    bundle_cli(
+        ["ckpt_export", "network_def", "--filepath", "models/model.ts", "--ckpt_file", "models/model.pt", *meta_cfg],
+        cwd=root,
+    )
+    exported = torch.jit.load(str(root / "models" / "model.ts"), map_location="cpu").eval()
+    n_in = EXPECTED[flavour][0]
+    x = torch.randn(1, n_in, 16, 16, 16, generator=torch.Generator().manual_seed(0))
+    net.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(exported(x), net(x), rtol=1e-5, atol=1e-5)
 
     bundle_cli(
         ["run", "--config_file", str(root / "configs" / "train.json"), "--bundle_root", str(root)]

@@ -5,8 +5,16 @@ from .checks import check_archive, check_bundle_dir, check_metadata
 from .flavours import FLAVOURS, Flavour, get_flavour
 from .package import package
 
-__all__ = ["FLAVOURS", "Flavour", "check", "check_archive", "check_bundle_dir", "check_metadata", "get_flavour"]
-__all__ += ["package"]
+__all__ = [
+    "FLAVOURS",
+    "Flavour",
+    "check",
+    "check_archive",
+    "check_bundle_dir",
+    "check_metadata",
+    "get_flavour",
+    "package",
+]
 
 
 def check(path: str, schema: str | None = None) -> str:

@@ -1,0 +1,99 @@
+"""One-epoch KiTS19 train, evaluate and inference runs, as a user runs them (``python -m monai.bundle``), on tiny
+synthetic cases in the KiTS19 layout and affine convention (slice axis first, permuted affine), resampled to a
+coarser spacing so that predictions must be brought back to the original space.
+
+Evaluate's per-case numbers are recomputed here from the label maps inference writes for the same cases, with the
+KiTS19 challenge code's Dice and a brute-force HD95 (``test_kits19_metrics``).
+"""
+
+import csv
+import json
+import math
+import os
+
+import nibabel as nib
+import numpy as np
+import pytest
+from bundle_runs import run_bundle
+from test_kits19_config import TINY_NET, TINY_TRAIN
+from test_kits19_metrics import brute_hd95, official_kits19_dice
+
+from scripts.data.synthetic import make_synthetic_kits
+
+pytestmark = pytest.mark.slow
+SHAPE, SPACING = (12, 24, 24), (6.0, 10.0, 10.0)  # stored (z, y, x) and mm
+TARGET = [9.0, 15.0, 15.0]  # resampled: (12-1)*6/9+1 = 8.3 -> 8 slices, (24-1)*10/15+1 = 16.3 -> 16 rows/columns
+COLUMNS = ["dice_kidney_and_tumour", "dice_tumour", "hd95_kidney_and_tumour", "hd95_tumour"]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("kits19_bundle")
+    data = make_synthetic_kits(str(root / "kits19" / "data"), num_cases=4, shape=SHAPE, spacing=SPACING, seed=3)
+    os.remove(os.path.join(data, "case_00003", "segmentation.nii.gz"))  # inference only, as KiTS19's test cases
+    common = {"bundle_root": str(root / "bundle"), "dataset_dir": str(root / "kits19"), "spacing": TARGET}
+    train = run_bundle(["train.json", "kits19.json"], {**common, **TINY_TRAIN})
+    run_bundle(["train.json", "evaluate.json", "kits19.json"], {**common, **TINY_TRAIN})
+    run_bundle(["inference.json", "kits19_inference.json"], {**common, **TINY_NET})
+    return root / "bundle", data, train.stdout + train.stderr
+
+
+def _read_csv(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_train_splits_labelled_cases_and_leaves_out_the_unlabelled_one(runs):
+    bundle, _, output = runs
+    split = json.loads((bundle / "eval" / "datalist_split.json").read_text())
+    cases = sorted(e["case"] for e in split["training"] + split["validation"])
+    assert cases == ["case_00000", "case_00001", "case_00002"] and len(split["validation"]) == 1
+    assert "case_00003" in output and "without a label" in output
+    assert (bundle / "models" / "model.pt").is_file() and (bundle / "models" / "model_last.pt").is_file()
+
+
+def test_inference_writes_label_maps_in_the_original_space(runs):
+    bundle, data, _ = runs
+    written = sorted(p.name for p in (bundle / "eval" / "predictions").glob("*.nii.gz"))
+    assert written == [f"case_0000{i}.nii.gz" for i in range(4)]  # the unlabelled case too
+    for name in written:
+        source = nib.load(os.path.join(data, name[: -len(".nii.gz")], "imaging.nii.gz"))
+        pred = nib.load(bundle / "eval" / "predictions" / name)
+        assert pred.shape == source.shape == SHAPE
+        np.testing.assert_allclose(pred.affine, source.affine, atol=1e-4)
+        assert nib.aff2axcodes(pred.affine) == ("I", "P", "L")
+        assert pred.get_data_dtype() == np.uint8
+        assert set(np.unique(np.asarray(pred.dataobj)).tolist()) <= {0, 1, 2}
+
+
+def test_evaluate_equals_the_challenge_metrics_of_the_written_predictions(runs):
+    bundle, data, _ = runs
+    split = json.loads((bundle / "eval" / "datalist_split.json").read_text())
+    rows = _read_csv(bundle / "eval" / "metrics_per_case.csv")
+    assert [r["case"] for r in rows] == [e["case"] for e in split["validation"]]
+    assert list(rows[0]) == ["case", *COLUMNS]
+    for row in rows:
+        ref_img = nib.load(os.path.join(data, row["case"], "segmentation.nii.gz"))
+        ref = np.asarray(ref_img.dataobj)
+        pred = np.asarray(nib.load(bundle / "eval" / "predictions" / f"{row['case']}.nii.gz").dataobj)
+        spacing = np.sqrt((ref_img.affine[:3, :3] ** 2).sum(0))  # (6, 10, 10) from the permuted affine
+        np.testing.assert_allclose(spacing, SPACING)
+        tk, tu = official_kits19_dice(pred, ref)
+        expected = {"dice_kidney_and_tumour": tk, "dice_tumour": tu}
+        for column, threshold in (("hd95_kidney_and_tumour", 0), ("hd95_tumour", 1)):
+            p, r = pred > threshold, ref > threshold
+            if p.any() and r.any():
+                expected[column] = brute_hd95(p, r, spacing)
+            elif p.any() or r.any():  # one empty: the image diagonal in mm
+                expected[column] = math.sqrt(sum(((n - 1) * s) ** 2 for n, s in zip(SHAPE, SPACING)))
+            else:
+                expected[column] = math.nan
+        for column in COLUMNS:
+            value = float(row[column])
+            if math.isnan(expected[column]):
+                assert math.isnan(value), (row["case"], column)
+            else:
+                assert value == pytest.approx(expected[column], rel=1e-5, abs=1e-9), (row["case"], column)
+    summary = json.loads((bundle / "eval" / "metrics_summary.json").read_text())
+    dice = [float(r[c]) for r in rows for c in COLUMNS[:2] if not math.isnan(float(r[c]))]
+    assert summary["overall"]["val_mean_dice"] == pytest.approx(np.mean(dice) if dice else None)

@@ -144,6 +144,10 @@ def test_best_metric_survives_the_crash(runs):
     best = load_checkpoint(runs["tmp"] / "resumed" / "models" / "training_state.pt")["best_metrics"]["validator"]
     assert best["best_metric"] == pytest.approx(max(per_epoch.values()), abs=5e-5)
     assert per_epoch[best["best_metric_epoch"]] == max(per_epoch.values())
+    # model.pt's saver remembers the same score, so a later worse epoch cannot replace model.pt
+    state = load_checkpoint(runs["tmp"] / "resumed" / "models" / "training_state.pt")
+    [saver] = state["best_model_saver"]["savers"]
+    assert [priority for priority, _ in saver["_saved"]] == [best["best_metric"]]
 
 
 def test_resumed_run_ends_exactly_where_an_uninterrupted_run_ends(runs):

@@ -5,14 +5,15 @@ import logging
 
 import pytest
 import torch
-from ignite.engine import Events
+from ignite.engine import Engine, Events
 from monai.data import DataLoader, Dataset
 from monai.engines import SupervisedTrainer
-from monai.handlers import LrScheduleHandler
+from monai.handlers import CheckpointSaver, LrScheduleHandler, StatsHandler
 from monai.transforms import Compose, RandFlipd, RandGaussianNoised
 from monai.utils import set_determinism
 
-from scripts.checkpointing import TrainingStateHandler, load_checkpoint, save_atomic
+from scripts.checkpointing import AtomicCheckpointSaver, TrainingStateHandler, load_checkpoint, save_atomic
+from scripts.checkpointing.state_parts import find_key_metric_savers
 
 ITEMS, BATCH = 4, 2
 
@@ -22,7 +23,19 @@ def _transforms(extra=False):
     return Compose(ts + ([RandGaussianNoised(keys="image", prob=1.0)] if extra else []))
 
 
-def _run(path, epochs, resume=False, stop_after=None, batch=BATCH, wide=False, extra_transform=False, track=True, **kw):
+def _run(
+    path,
+    epochs,
+    resume=False,
+    stop_after=None,
+    batch=BATCH,
+    wide=False,
+    extra_transform=False,
+    track=True,
+    device="cpu",
+    amp=False,
+    **kw,
+):
     """Build everything as a fresh process would (seeded like the bundle's ``initialize``), train, return
     (network, per-iteration losses)."""
     set_determinism(seed=0)
@@ -32,12 +45,14 @@ def _run(path, epochs, resume=False, stop_after=None, batch=BATCH, wide=False, e
     net = torch.nn.Sequential(torch.nn.Linear(8, 16 if wide else 8), torch.nn.Dropout(0.5))
     if wide:
         net.append(torch.nn.Linear(16, 8))
+    net = net.to(device)
     opt = torch.optim.Adam(net.parameters(), lr=0.01)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
     save_dict = {"network": net, "optimizer": opt, "lr_scheduler": sched, **kw.pop("extra_objects", {})}
     handler = TrainingStateHandler(str(path), save_dict, resume=resume, transforms=transforms if track else None, **kw)
     trainer = SupervisedTrainer(
-        device=torch.device("cpu"),
+        device=torch.device(device),
+        amp=amp,
         max_epochs=epochs,
         train_data_loader=loader,
         network=net,
@@ -117,6 +132,7 @@ def test_resume_without_a_file_starts_from_scratch(tmp_path):
         ({"wide": True}, "does not fit this configuration"),
         ({"extra_transform": True}, "training transforms changed"),
         ({"extra_objects": {"ema": torch.nn.Linear(2, 2)}}, "lacks ['ema']"),
+        ({"amp": True}, "lacks ['scaler']"),  # AMP switched on since: the file has no GradScaler state
     ],
 )
 def test_mismatching_state_is_an_error_naming_the_file(tmp_path, change, message):
@@ -144,9 +160,40 @@ def test_bad_arguments(tmp_path):
         TrainingStateHandler(str(tmp_path / "s.pt"), {"network": torch.nn.Linear(1, 1)}, resume="maybe")
     with pytest.raises(ValueError, match=r"\['trainer'\] are reserved"):
         TrainingStateHandler(str(tmp_path / "s.pt"), {"trainer": torch.nn.Linear(1, 1)})
-    with pytest.raises(ValueError, match="best_model_saver must be a CheckpointSaver with save_key_metric=True"):
-        TrainingStateHandler(str(tmp_path / "s.pt"), {}, best_model_saver=torch.nn.Linear(1, 1))
     save_atomic({"not": "a training state"}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="lacks") as info:
         _run(tmp_path / "other.pt", epochs=1, resume=True)
     assert str(tmp_path / "other.pt") in str(info.value)
+
+
+def test_amp_run_keeps_a_scaler_entry_on_cpu(tmp_path):
+    """Without CUDA MONAI's GradScaler is disabled: its (empty) state is still saved, and resuming works."""
+    path = tmp_path / "state.pt"
+    _, ref_losses, _ = _run(tmp_path / "ref.pt", epochs=2, amp=True)
+    _run(path, epochs=2, amp=True, stop_after=1)
+    assert load_checkpoint(path)["scaler"] == {}
+    _, losses, _ = _run(path, epochs=2, amp=True, resume=True)
+    assert losses == [x for x in ref_losses if x[0] > 1]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="the AMP GradScaler is only active on CUDA")
+def test_amp_grad_scaler_is_saved_and_restored(tmp_path):
+    path = tmp_path / "state.pt"
+    _, _, trainer = _run(path, epochs=1, device="cuda", amp=True)
+    state = load_checkpoint(path)
+    assert state["scaler"]["scale"] == trainer.scaler.get_scale()
+    state["scaler"]["scale"] = 1024.0  # not the default 2**16: the resumed trainer must take it from the file
+    save_atomic(state, path)
+    _, losses, resumed = _run(path, epochs=1, resume=True, device="cuda", amp=True)
+    assert losses == [] and resumed.scaler.get_scale() == 1024.0
+
+
+def test_key_metric_savers_are_found_on_the_validator(tmp_path):
+    net = torch.nn.Linear(1, 1)
+    best = AtomicCheckpointSaver(str(tmp_path), {"model": net}, save_key_metric=True, key_metric_filename="model.pt")
+    last = CheckpointSaver(str(tmp_path), {"model": net}, save_final=True)
+    validator = Engine(lambda e, b: None)
+    for handler in (StatsHandler(iteration_log=False), last, best):
+        handler.attach(validator)
+    assert find_key_metric_savers(validator) == [best]
+    assert find_key_metric_savers(Engine(lambda e, b: None)) == []

@@ -6,12 +6,13 @@ so the file loads with ``torch.load(weights_only=True)``.
 from __future__ import annotations
 
 import random
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import torch
-from ignite.engine import Engine
+from ignite.engine import Engine, Events
 from monai.handlers import CheckpointSaver
 from monai.transforms import Randomizable, Transform
 
@@ -105,6 +106,29 @@ class RandomStates:
             rs.set_state(_numpy_tuple(s))
 
 
+class ScalerState:
+    """The AMP ``GradScaler`` of a MONAI trainer, looked up when used: ``Trainer.run()`` creates it (anew on each
+    call), after the handlers were attached, so it exists from ``Events.STARTED`` on."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def state_dict(self) -> dict:
+        scaler = getattr(self.engine, "scaler", None)
+        return {} if scaler is None else scaler.state_dict()
+
+    def load_state_dict(self, state: Mapping) -> None:
+        scaler = getattr(self.engine, "scaler", None)
+        if scaler is None:
+            return
+        if not state and scaler.is_enabled():  # written where the scaler was disabled (no CUDA): keep the default
+            warnings.warn(
+                "the checkpoint holds no AMP GradScaler state (written without CUDA); starting a new one", stacklevel=2
+            )
+            return
+        scaler.load_state_dict(state)
+
+
 def _plain_number(value: Any) -> float:
     return float(value.item() if isinstance(value, torch.Tensor) else value)
 
@@ -133,24 +157,47 @@ class BestMetrics:
             engine.state.best_metric_epoch = state[name]["best_metric_epoch"]
 
 
+def find_key_metric_savers(engine: Engine) -> list[CheckpointSaver]:
+    """The MONAI ``CheckpointSaver(save_key_metric=True)`` handlers attached to ``engine``, in attachment order.
+
+    ignite keeps no public list of attached handler objects; each such saver registers its bound method
+    ``metrics_completed`` for ``Events.EPOCH_COMPLETED``, whose owner is read from ``engine._event_handlers``
+    (ignite 0.5.5).
+    """
+    found: list[CheckpointSaver] = []
+    for handler, *_ in engine._event_handlers.get(Events.EPOCH_COMPLETED, []):
+        owner = getattr(handler, "__self__", None)
+        if isinstance(owner, CheckpointSaver) and owner._key_metric_checkpoint is not None and owner not in found:
+            found.append(owner)
+    return found
+
+
 class KeyMetricSaverState:
-    """Which score the best-model file (``model.pt``) of a MONAI ``CheckpointSaver(save_key_metric=True)`` holds.
+    """Which score the best-model file (``model.pt``) of each MONAI ``CheckpointSaver(save_key_metric=True)`` holds.
 
     Without it a resumed run would overwrite ``model.pt`` at its first validation, even with a worse model.
     MONAI offers ``CheckpointSaver.load_state_dict`` but no ``state_dict``: the list is read from the ignite
     ``Checkpoint`` it keeps (``_key_metric_checkpoint``, MONAI 1.6.1).
     """
 
-    def __init__(self, saver: CheckpointSaver) -> None:
-        if not isinstance(saver, CheckpointSaver) or getattr(saver, "_key_metric_checkpoint", None) is None:
-            raise ValueError(
-                f"best_model_saver must be a CheckpointSaver with save_key_metric=True, got {type(saver).__name__}"
-            )
-        self.saver = saver
+    def __init__(self, savers: list[CheckpointSaver]) -> None:
+        for saver in savers:
+            if not isinstance(saver, CheckpointSaver) or getattr(saver, "_key_metric_checkpoint", None) is None:
+                raise ValueError(f"expected CheckpointSavers with save_key_metric=True, got {type(saver).__name__}")
+        self.savers = list(savers)
 
     def state_dict(self) -> dict:
-        saved = self.saver._key_metric_checkpoint.state_dict()["_saved"]
-        return {"_saved": [(_plain_number(priority), str(filename)) for priority, filename in saved]}
+        out = []
+        for saver in self.savers:
+            saved = saver._key_metric_checkpoint.state_dict()["_saved"]
+            out.append({"_saved": [(_plain_number(priority), str(filename)) for priority, filename in saved]})
+        return {"savers": out}
 
     def load_state_dict(self, state: Mapping) -> None:
-        self.saver.load_state_dict(state)
+        if len(state["savers"]) != len(self.savers):
+            raise ValueError(
+                f"the checkpoint holds the best-model scores of {len(state['savers'])} key-metric savers, "
+                f"this configuration has {len(self.savers)}"
+            )
+        for saver, saved in zip(self.savers, state["savers"], strict=True):
+            saver.load_state_dict(saved)

@@ -12,9 +12,10 @@ from ignite.handlers import Checkpoint
 
 from .atomic_saver import AtomicDiskSaver
 from .safe_load import load_checkpoint
-from .state_parts import BestMetrics, KeyMetricSaverState, RandomStates
+from .state_parts import BestMetrics, KeyMetricSaverState, RandomStates, ScalerState, find_key_metric_savers
 
 RESERVED_KEYS = ("trainer", "scaler", "best_metrics", "rng", "best_model_saver")
+AT_START = ("trainer", "rng", "scaler")  # restored at Events.STARTED; the rest when the handler is attached
 _TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no", "")
 
 
@@ -36,9 +37,10 @@ class TrainingStateHandler:
     - the objects of ``save_dict`` (network, optimizer, LR scheduler: anything with ``state_dict``; a
       ``DistributedDataParallel`` network is saved unwrapped, as ignite's ``Checkpoint`` does);
     - ``trainer``: the engine's epoch, iteration, epoch length and max epochs;
-    - ``scaler``: the AMP ``GradScaler`` of the trainer, when AMP is on;
+    - ``scaler``: the AMP ``GradScaler`` of the trainer, when AMP is on (``{}`` when it is disabled, without CUDA);
     - ``best_metrics``: best metric and its epoch of the trainer and of ``validator``;
-    - ``best_model_saver``: the score of the model in the best-model file of ``best_model_saver``;
+    - ``best_model_saver``: the score of the model in the best-model file (``model.pt``) of each
+      ``CheckpointSaver(save_key_metric=True)`` attached to ``validator`` (found there, no config reference);
     - ``rng``: Python, numpy, torch (CPU/CUDA) generators and the random transforms of ``transforms``.
 
     On resume the file is read and checked, and the objects restored, when the trainer attaches this handler; the
@@ -56,7 +58,6 @@ class TrainingStateHandler:
         save_dict: objects to save, by name, e.g. ``{"network": net, "optimizer": opt, "lr_scheduler": sched}``.
         resume: continue from ``path`` when it exists (bool, or "true"/"false" from the command line).
         validator: the evaluator run by ``ValidationHandler`` (its best metric is saved), or ``None``.
-        best_model_saver: the validator's ``CheckpointSaver(save_key_metric=True)``, or ``None``.
         transforms: the training transforms (e.g. their ``Compose``) whose random states are saved, or ``None``.
         save: whether this process writes the file (``False`` on non-zero ranks); every rank loads it on resume.
         map_location: where the loaded tensors go (the training device).
@@ -68,7 +69,6 @@ class TrainingStateHandler:
         save_dict: Mapping[str, Any],
         resume: bool | str = False,
         validator: Engine | None = None,
-        best_model_saver: Any = None,
         transforms: Any = None,
         save: bool = True,
         map_location: Any = None,
@@ -80,7 +80,6 @@ class TrainingStateHandler:
         self.save_dict = dict(save_dict)
         self.resume = as_bool(resume, "resume")
         self.validator = validator
-        self.best_model_saver = KeyMetricSaverState(best_model_saver) if best_model_saver is not None else None
         self.transforms = transforms
         self.save = as_bool(save, "save")
         self.map_location = map_location
@@ -92,13 +91,14 @@ class TrainingStateHandler:
         self.logger = engine.logger
         objects = dict(self.save_dict)
         objects["trainer"] = engine
-        if getattr(engine, "scaler", None) is not None:
-            objects["scaler"] = engine.scaler
+        if getattr(engine, "amp", False):
+            objects["scaler"] = ScalerState(engine)
         engines = {"trainer": engine} if self.validator is None else {"trainer": engine, "validator": self.validator}
         objects["best_metrics"] = BestMetrics(engines)
         objects["rng"] = RandomStates(self.transforms)
-        if self.best_model_saver is not None:
-            objects["best_model_saver"] = self.best_model_saver
+        savers = find_key_metric_savers(self.validator) if self.validator is not None else []
+        if savers:  # absent on ranks whose saver is disabled; the rank that writes the file has it
+            objects["best_model_saver"] = KeyMetricSaverState(savers)
         self.objects = objects
         self._pending = self._load_now(engine)
         engine.add_event_handler(Events.STARTED, self._restore_progress)
@@ -148,19 +148,20 @@ class TrainingStateHandler:
             )
         try:
             self.objects["rng"].check(state["rng"])
-            now = {k: v for k, v in self.objects.items() if k not in ("trainer", "rng")}
+            now = {k: v for k, v in self.objects.items() if k not in AT_START}
             Checkpoint.load_objects(to_load=now, checkpoint=state, strict=True)
         except (RuntimeError, KeyError, TypeError, ValueError) as err:
             raise ValueError(f"training state {self.path} does not fit this configuration: {err}") from err
         return state
 
     def _restore_progress(self, engine: Engine) -> None:
-        """``Events.STARTED``: epoch/iteration counters and random streams, so ``Engine.run`` continues from them."""
+        """``Events.STARTED``: counters and random streams, so that ``Engine.run`` continues from them, and the AMP
+        scaler, which MONAI's ``Trainer.run()`` creates only now."""
         state, self._pending = self._pending, None
         if state is None:
             return
         max_epochs = engine.state.max_epochs
-        Checkpoint.load_objects(to_load={"trainer": engine, "rng": self.objects["rng"]}, checkpoint=state)
+        Checkpoint.load_objects(to_load={k: v for k, v in self.objects.items() if k in AT_START}, checkpoint=state)
         engine.state.max_epochs = max_epochs  # keep the configured number; the file holds the one it ran with
         self.logger.info(
             f"resumed from {self.path}: {engine.state.epoch} of {max_epochs} epochs done "

@@ -16,6 +16,7 @@ import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
+import numpy as np
 import pandas as pd
 
 from .data import make_dataset
@@ -40,6 +41,24 @@ RESULT_COLUMNS = [
     "seconds",
 ]
 CURVE_COLUMNS = ["loss", "level", "seed", "epoch", "train_loss", "val_dice"]
+
+
+def crop_overlay(item: dict, half_window: int = 10) -> dict:
+    """The overlay slice cropped to ``half_window`` voxels around the reference object, 2 decimals (keeps the
+    committed ``overlays.json`` small)."""
+    image, label, prob = (np.asarray(item[k], dtype=float) for k in ("image", "label", "prob"))
+    if label.any():
+        cx, cy = np.argwhere(label).mean(axis=0).round().astype(int)
+        crop = (
+            slice(max(cx - half_window, 0), cx + half_window + 1),
+            slice(max(cy - half_window, 0), cy + half_window + 1),
+        )
+        image, label, prob = image[crop], label[crop], prob[crop]
+    return {
+        "image": np.round(image, 2).tolist(),
+        "label": label.astype(int).tolist(),
+        "prob": np.round(prob, 2).tolist(),
+    }
 
 
 def run_path(cache_dir: str, loss: str, level: float, seed: int) -> str:
@@ -114,7 +133,7 @@ def consolidate(preset: Preset, cache_dir: str, results_dir: str) -> pd.DataFram
                     curves.append({"loss": loss, "level": level, "seed": seed, "epoch": epoch, "train_loss": tl,
                                    "val_dice": vd})  # fmt: skip
                 if seed == min(preset.seeds):
-                    overlays[f"{loss}__{level:g}"] = rec["overlay"]
+                    overlays[f"{loss}__{level:g}"] = crop_overlay(rec["overlay"])
     if not rows:
         found = glob.glob(os.path.join(cache_dir, "runs", "*.json"))
         raise FileNotFoundError(f"no run of this grid in {cache_dir!r} ({len(found)} other run files there).")

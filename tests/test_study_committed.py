@@ -1,0 +1,30 @@
+"""The committed study document is what ``report`` makes from the committed results (nothing edited by hand)."""
+
+import os
+
+import pandas as pd
+
+from scripts.study.__main__ import report
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULTS = os.path.join(REPO, "docs", "study_results", "cpu")
+
+
+def _body(text: str) -> list[str]:
+    # the link to the results folder is relative to the docs folder, which differs here
+    return [line for line in text.splitlines() if "results.csv" not in line]
+
+
+def test_committed_study_md_is_regenerated_from_committed_results(tmp_path):
+    report(results_dir=RESULTS, docs_dir=str(tmp_path))
+    committed = open(os.path.join(REPO, "docs", "study.md"), encoding="utf-8").read()
+    assert _body((tmp_path / "study.md").read_text(encoding="utf-8")) == _body(committed)
+    for name in ("study_bars.png", "study_curves.png", "study_overlay.png"):
+        assert os.path.isfile(os.path.join(REPO, "docs", "figures", name)), name
+
+
+def test_committed_results_cover_the_required_grid():
+    results = pd.read_csv(os.path.join(RESULTS, "results.csv"))
+    assert results["loss"].nunique() >= 12
+    assert sorted(results["level"].unique()) == [0.0001, 0.001, 0.01]
+    assert (results.groupby(["loss", "level"]).size() >= 3).all()

@@ -165,16 +165,19 @@ def evaluation_inputs():
     return x, regions, labels
 
 
-def check_hyper_value(name, param, interval, value):
-    """Out of the interval: a ValueError naming ``param``; inside: finite values and gradients, both modes."""
+def check_hyper_value(name, param, interval, value, softmax=False):
+    """Out of the interval: a ValueError naming ``param``; inside: finite values and gradients (sigmoid
+    multi-label regions, or softmax labels)."""
     kwargs = {param: value, **EXTRA.get((name, param), {})}
     if not in_interval(float(value), interval):
         with pytest.raises(ValueError, match=rf"\b{param}\b"):
             build_loss(name, sigmoid=True, **kwargs)
         return
     x, regions, labels = evaluation_inputs()
-    assert_finite_with_finite_gradient(build_loss(name, sigmoid=True, **kwargs), x, regions, 3)
-    assert_finite_with_finite_gradient(build_loss(name, softmax=True, to_onehot_y=True, **kwargs), x, labels, 3)
+    if softmax:
+        assert_finite_with_finite_gradient(build_loss(name, softmax=True, to_onehot_y=True, **kwargs), x, labels, 3)
+    else:
+        assert_finite_with_finite_gradient(build_loss(name, sigmoid=True, **kwargs), x, regions, 3)
 
 
 def test_every_catalogue_name_has_its_hyper_parameters_listed():
@@ -186,17 +189,22 @@ def test_every_catalogue_name_has_its_hyper_parameters_listed():
 
 @pytest.mark.parametrize(("name", "param", "interval"), PARAMS, ids=PARAM_IDS)
 def test_hyper_parameter_at_and_around_its_bounds(name, param, interval):
-    """Each bound, its float neighbours, +-1e-3 around it, and values far outside; NaN and -inf."""
-    low, high = interval[0], interval[1]
+    """Each bound (in both modes), its float neighbours, +-1e-3 around it, and values far outside; NaN and
+    -inf. The other in-range values alternate between the sigmoid and the softmax mode."""
+    bounds = [b for b in interval[:2] if b is not None]
     values = [0.0, -1.0, 1.0, math.nan, -math.inf, 5e-324]
-    for bound in (b for b in (low, high) if b is not None):
-        values += [bound, math.nextafter(bound, -math.inf), math.nextafter(bound, math.inf), bound - 1e-3, bound + 1e-3]
+    for bound in bounds:
+        values += [math.nextafter(bound, -math.inf), math.nextafter(bound, math.inf), bound - 1e-3, bound + 1e-3]
     if (name, param) not in MODERATE:
         values += [1e6, -1e6]
     if (name, param) == ("sensitivity_specificity", "smooth_dr"):
         values = [v for v in values if v not in (0.0, 5e-324)]  # BUG_SS_ZERO, below
-    for value in values:
-        check_hyper_value(name, param, interval, value)
+        bounds = []
+    for bound in bounds:
+        check_hyper_value(name, param, interval, bound, softmax=False)
+        check_hyper_value(name, param, interval, bound, softmax=True)
+    for i, value in enumerate(values):
+        check_hyper_value(name, param, interval, value, softmax=bool(i % 2))
 
 
 @pytest.mark.parametrize(("name", "param", "interval"), PARAMS, ids=PARAM_IDS)
@@ -206,7 +214,7 @@ def test_hyper_parameter_anywhere(name, param, interval, data):
     values = st.one_of(st.floats(-20.0, 20.0, allow_nan=False), st.integers(-5, 5))
     if (name, param) == ("sensitivity_specificity", "smooth_dr"):
         values = values.filter(lambda v: float(v) != 0)  # BUG_SS_ZERO, below
-    check_hyper_value(name, param, interval, data.draw(values, label=param))
+    check_hyper_value(name, param, interval, data.draw(values, label=param), softmax=data.draw(st.booleans()))
 
 
 MONAI_WEIGHTED = {"dice", "dice_squared", "iou", "focal"}  # weights checked by monai_checked._check_weights

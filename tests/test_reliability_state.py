@@ -116,7 +116,7 @@ def test_without_resume_an_old_state_is_ignored_with_a_warning(tmp_path, caplog)
     _run(tmp_path / "state.pt", epochs=1)
     with caplog.at_level(logging.WARNING):
         _, losses, _ = _run(tmp_path / "state.pt", epochs=2)
-    assert len(losses) == 4 and "pass --resume true" in caplog.text and str(tmp_path / "state.pt") in caplog.text
+    assert len(losses) == 4 and "pass --resume True" in caplog.text and str(tmp_path / "state.pt") in caplog.text
 
 
 def test_resume_without_a_file_starts_from_scratch(tmp_path):

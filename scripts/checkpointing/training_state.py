@@ -119,7 +119,7 @@ class TrainingStateHandler:
             if os.path.exists(self.path):
                 self.logger.warning(
                     f"{self.path} holds the state of an earlier run; this run starts from scratch and overwrites it "
-                    "after its first epoch (pass --resume true to continue that run instead)"
+                    "after its first epoch (pass --resume True to continue that run instead)"
                 )
             return None
         if not os.path.exists(self.path):

@@ -46,13 +46,16 @@ def check_range(
     low_open: bool = False,
     high_open: bool = False,
 ) -> float:
-    """Raise a ValueError naming ``name`` and ``value`` unless ``low <= value <= high`` (or strict)."""
+    """Raise a ValueError naming ``name`` and ``value`` unless it is finite and ``low <= value <= high`` (or
+    strict)."""
     try:
         value = float(value)
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a number, got {value!r}.") from None
     if value != value:
         raise ValueError(f"{name} must not be NaN.")
+    if math.isinf(value):
+        raise ValueError(f"{name} must be finite, got {value:g}.")
     bad_low = low is not None and (value <= low if low_open else value < low)
     bad_high = high is not None and (value >= high if high_open else value > high)
     if bad_low or bad_high:

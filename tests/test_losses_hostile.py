@@ -147,7 +147,6 @@ NONE_ALLOWED = {
 
 # Known bugs, reported (docs/losses.md promises a ValueError / a finite value); strict, so a fix makes them fail
 # here and the mark must go.
-BUG_WEIGHT_TYPE = "monai_checked._check_weights raises TypeError, not ValueError, for a non-numeric weight"
 BUG_SS_ZERO = "sensitivity_specificity: smooth_dr = 0 (or below float32's range) gives 0/0 = NaN on an empty class"
 BUG_FT_BASE = "focal_tversky: smooth_nr > smooth_dr makes 1 - TI < 0 at a perfect prediction; ** gamma > 1 gives NaN"
 
@@ -226,15 +225,7 @@ def test_hyper_parameter_anywhere(name, param, interval, data):
 
 
 NOT_NUMBERS = [
-    pytest.param(
-        n,
-        p,
-        v,
-        id=f"{n}-{p}-{v!r}",
-        marks=[pytest.mark.xfail(strict=True, raises=TypeError, reason=BUG_WEIGHT_TYPE)]
-        if (p == "weight" and n in {"dice", "dice_squared", "iou", "focal"} and v == "abc")
-        else [],
-    )
+    pytest.param(n, p, v, id=f"{n}-{p}-{v!r}")
     for n, p, _ in PARAMS
     for v in ("abc", None)
     if not (v is None and (n, p) in NONE_ALLOWED)

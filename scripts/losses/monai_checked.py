@@ -50,7 +50,10 @@ def _per_sample_class(loss: torch.Tensor, n_rows: int) -> torch.Tensor:
 def _check_weights(name: str, value: float | Sequence[float] | torch.Tensor | None) -> None:
     if value is None:
         return
-    values = torch.as_tensor(value, dtype=torch.float64).flatten()
+    try:
+        values = torch.as_tensor(value, dtype=torch.float64).flatten()
+    except (TypeError, ValueError, RuntimeError):
+        raise ValueError(f"{name} must be a number or a sequence of numbers, got {value!r}.") from None
     if values.numel() == 0 or not torch.isfinite(values).all() or (values < 0).any():
         raise ValueError(f"{name} must be finite and >= 0, got {value!r}.")
 

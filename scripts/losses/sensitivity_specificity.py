@@ -20,7 +20,9 @@ class SensitivitySpecificityLoss(ImbalanceLoss):
     The first term measures sensitivity (errors on the lesion), the second specificity; ``r`` (default 0.05)
     trades them. Brosch et al. add a small constant to the denominators against an empty class; that is
     ``smooth_dr`` here. There is no numerator smoothing (it would charge an empty, correctly empty class), so
-    the loss has no ``smooth_nr``; an empty foreground contributes 0 to the first term. The squared errors need
+    the loss has no ``smooth_nr``; an empty foreground contributes 0 to the first term (an all-foreground class 0
+    to the second), also with ``smooth_dr = 0``: the denominators are floored at the smallest normal float.
+    The squared errors need
     second-order sums, so this loss has its own voxel terms: ``sum (g - p)^2 g``, ``sum (g - p)^2`` and ``sum g``
     (the background term is their difference).
 
@@ -61,4 +63,8 @@ class SensitivitySpecificityLoss(ImbalanceLoss):
         err_fg, sq_err, sum_g = sums
         err_bg = sq_err - err_fg
         n = n_voxels
-        return self.r * err_fg / (sum_g + self.smooth_dr) + (1 - self.r) * err_bg / (n - sum_g + self.smooth_dr)
+        # floored so that smooth_dr = 0 keeps an empty (all-foreground) class's term at 0 / tiny = 0, not 0/0
+        tiny = torch.finfo(sum_g.dtype).tiny
+        den_fg = (sum_g + self.smooth_dr).clamp_min(tiny)
+        den_bg = (n - sum_g + self.smooth_dr).clamp_min(tiny)
+        return self.r * err_fg / den_fg + (1 - self.r) * err_bg / den_bg

@@ -302,7 +302,6 @@ def test_positive_smoothing_keeps_the_loss_finite_on_perfect_empty_and_wrong_pre
         assert_finite_with_finite_gradient(build_loss(name, sigmoid=True, **kwargs), x[:, 1:], regions, 2)
 
 
-@pytest.mark.xfail(strict=True, reason="known bug: focal_tversky NaN / wrong sign with gamma > 1, smooth_nr > smooth_dr")
 @pytest.mark.parametrize("gamma", [1.5, 2.0, 2.5])
 def test_focal_tversky_with_gamma_above_one_and_smooth_nr_above_smooth_dr(gamma):
     """smooth_nr > smooth_dr puts TI above 1 at a perfect prediction; (1 - TI) is floored at 0 for gamma > 1,

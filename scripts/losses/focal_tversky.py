@@ -25,7 +25,9 @@ class FocalTverskyLoss(ImbalanceLoss):
     ``reduction="mean"`` averages them over ``(b, c)`` (a constant factor ``C``), ``"sum"`` sums. The power is
     applied per class before any reduction (applying it after the class mean, as some libraries do, is a
     different loss). For ``gamma < 1`` the base ``1 - TI`` is clamped to ``>= 1e-7`` so that value and gradient
-    stay finite at a perfect prediction. ``gamma = 1`` is the Tversky loss exactly.
+    stay finite at a perfect prediction; for ``gamma > 1`` it is floored at 0 (with ``smooth_nr > smooth_dr``,
+    ``TI`` exceeds 1 near a perfect prediction, and a negative base to a power above 1 is NaN or has the wrong
+    sign). ``gamma = 1`` is the Tversky loss exactly.
 
     Modes: ``sigmoid=True``: each channel is its own binary problem (foreground term only, as MONAI's region
     losses); ``softmax=True``: one term per class.
@@ -71,4 +73,7 @@ class FocalTverskyLoss(ImbalanceLoss):
         tp, sum_p, sum_g = sums
         fp, fn = sum_p - tp, sum_g - tp
         ti = (tp + self.smooth_nr) / (tp + self.alpha * fp + self.beta * fn + self.smooth_dr)
-        return safe_pow(1 - ti, self.gamma)
+        base = 1 - ti
+        if self.gamma > 1:
+            base = base.clamp_min(0)  # TI > 1 when smooth_nr > smooth_dr: a negative base ** 1.5 is NaN
+        return safe_pow(base, self.gamma)

@@ -24,7 +24,8 @@ from collections.abc import Callable, Sequence
 import torch
 from torch.nn.modules.loss import _Loss
 
-from ._chunked import voxel_sums
+from ._activation import Prims, SliceActivation
+from ._chunked import TermsKernel, voxel_sums
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -167,9 +168,16 @@ def one_hot(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
 def chunk_one_hot(labels: torch.Tensor, num_classes: int, dtype: torch.dtype) -> torch.Tensor:
     """(B, 1, n) whole-number labels (any dtype, checked) to a (B, num_classes, n) one-hot of ``dtype``.
 
-    Used on the slices of :func:`scripts.losses._chunked.voxel_sums`, so no full-size one-hot is ever built."""
+    Used on the slices of :func:`scripts.losses._chunked.voxel_sums`, so no full-size one-hot is ever built.
+    The comparison writes into a float tensor directly (several times faster than a bool one-hot cast)."""
     classes = torch.arange(num_classes, device=labels.device).view(1, num_classes, 1)
-    return (labels == classes).to(dtype)
+    out = torch.empty((labels.shape[0], num_classes, *labels.shape[2:]), dtype=dtype, device=labels.device)
+    return torch.eq(labels, classes, out=out)
+
+
+def activation_mode(sigmoid: bool, softmax: bool) -> str:
+    """The :class:`scripts.losses._activation.SliceActivation` mode of the flags."""
+    return "sigmoid" if sigmoid else "softmax" if softmax else "none"
 
 
 def safe_pow(base: torch.Tensor, exponent: float, eps: float = POW_EPS) -> torch.Tensor:
@@ -237,12 +245,10 @@ class ImbalanceLoss(_Loss):
             p, g = p[:, 1:], g[:, 1:]
         return p, g
 
-    def chunk_probs(
-        self, x: torch.Tensor, target: torch.Tensor, sigmoid: bool, softmax: bool
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(p, g)`` of one slice ``(B, C, n)``: activated, one-hot, background dropped where asked."""
-        n_classes = x.shape[1]
-        p = activate(x, sigmoid, softmax, None)
+    def slice_pair(self, prims: Prims, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(p, g)`` of one slice ``(B, C, n)``: one-hot target, background dropped where asked."""
+        p = prims.p
+        n_classes = p.shape[1]  # region losses read p: their activations always provide it
         g = chunk_one_hot(target, n_classes, p.dtype) if self.to_onehot_y and n_classes > 1 else target.to(p.dtype)
         if not self.include_background:
             p, g = p[:, 1:], g[:, 1:]
@@ -251,6 +257,17 @@ class ImbalanceLoss(_Loss):
     def voxel_terms(self, p: torch.Tensor, g: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Sums over the last (voxel) axis of a slice; default ``(TP, sum p, sum g)``."""
         return (p * g).sum(-1), p.sum(-1), g.sum(-1)
+
+    def voxel_partials(self, p: torch.Tensor, g: torch.Tensor, grads: Sequence[torch.Tensor]) -> torch.Tensor:
+        """``d (sum_k grads[k] * voxel_terms(p, g)[k]) / dp`` per voxel, by hand (default: ``u_TP g + u_p``)."""
+        u_tp, u_p = grads[0].unsqueeze(-1), grads[1].unsqueeze(-1)
+        return torch.addcmul(u_p, u_tp, g)
+
+    def full_channels(self, t: torch.Tensor | None) -> torch.Tensor | None:
+        """A per-voxel gradient of the kept channels with a zero channel 0 put back (``include_background=False``)."""
+        if t is None or self.include_background:
+            return t
+        return torch.cat([torch.zeros_like(t[:, :1]), t], 1)
 
     def head(self, sums: Sequence[torch.Tensor], n_voxels: int) -> torch.Tensor:
         """Per ``(b, c)`` loss from the volume sums; ``n_voxels`` is the number of voxels summed over per row."""
@@ -262,22 +279,26 @@ class ImbalanceLoss(_Loss):
             return list(sums), n_voxels
         return [s.sum(0, keepdim=True) for s in sums], n_voxels * sums[0].shape[0]
 
-    def activated_input(self, input: torch.Tensor) -> tuple[torch.Tensor, bool, bool]:
-        """What the slices are computed from: the logits with their activation flags, or, for ``other_act``
-        (not known to be element-wise), the probabilities of the whole volume without further activation."""
+    def activated_input(self, input: torch.Tensor) -> tuple[torch.Tensor, str]:
+        """What the slices are computed from and their activation mode: the logits, or, for ``other_act`` (not
+        known to be element-wise), the probabilities of the whole volume (mode ``"none"``)."""
         if self.other_act is None:
-            return input, self.sigmoid, self.softmax
-        return activate(input, False, False, self.other_act), False, False
+            return input, activation_mode(self.sigmoid, self.softmax)
+        return activate(input, False, False, self.other_act), "none"
+
+    def kernel(self, mode: str) -> TermsKernel:
+        """The slice kernel: :meth:`voxel_terms` of :meth:`slice_pair`, differentiated by :meth:`voxel_partials`."""
+
+        def partials(pair: tuple[torch.Tensor, torch.Tensor], grads: Sequence[torch.Tensor]) -> tuple:
+            return self.full_channels(self.voxel_partials(*pair, grads)), None, None
+
+        return TermsKernel(SliceActivation(mode), self.slice_pair, lambda pair: self.voxel_terms(*pair), partials)
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         with torch.autocast(device_type=device_type(input), enabled=False):
             check_input_target(input, target, to_onehot_y=self.to_onehot_y, softmax=self.softmax)
-            x, sigmoid, softmax = self.activated_input(input)
+            x, mode = self.activated_input(input)
             if not self.include_background and input.shape[1] == 1:
                 raise ValueError("include_background=False needs at least 2 channels; input has 1.")
-
-            def kernel(xc: torch.Tensor, tc: torch.Tensor) -> tuple[torch.Tensor, ...]:
-                return self.voxel_terms(*self.chunk_probs(xc, tc, sigmoid, softmax))
-
-            sums, n_voxels = self.pool(voxel_sums(kernel, x, target), input[0, 0].numel())
+            sums, n_voxels = self.pool(voxel_sums(self.kernel(mode), x, target), input[0, 0].numel())
             return reduce(self.head(sums, n_voxels), self.reduction)

@@ -6,6 +6,7 @@ known: ``logsigmoid(x)`` / ``logsigmoid(-x)`` for ``sigmoid=True``, ``log_softma
 the other channels for ``softmax=True``. These are exact and finite at logits of +-1e4, where
 ``log(sigmoid(x))`` is ``-inf``. With probabilities as input (no activation, or ``other_act``) the logs are
 taken of probabilities clipped to ``[1e-7, 1 - 1e-7]``, as the Keras reference code of Yeung et al. does.
+They are computed slice by slice, with hand-written gradients, by :mod:`scripts.losses._activation`.
 
 Two modes (see ``docs/losses.md``):
 
@@ -18,19 +19,13 @@ Two modes (see ``docs/losses.md``):
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
-from typing import NamedTuple
+from collections.abc import Callable, Sequence
 
 import torch
-import torch.nn.functional as F
 
-from ._base import ImbalanceLoss, activate, check_input_target, chunk_one_hot, device_type, reduce
-from ._chunked import voxel_sums
-
-PROB_CLIP = 1e-7
-LOG_CLIP_LOW = math.log(PROB_CLIP)
-LOG_CLIP_HIGH = math.log1p(-PROB_CLIP)
+from ._activation import LazyPrims, Prims, SliceActivation
+from ._base import ImbalanceLoss, check_input_target, chunk_one_hot, device_type, reduce
+from ._chunked import TermsKernel, voxel_sums
 
 
 def is_categorical(n_channels: int, sigmoid: bool, softmax: bool) -> bool:
@@ -38,39 +33,20 @@ def is_categorical(n_channels: int, sigmoid: bool, softmax: bool) -> bool:
     return softmax or (not sigmoid and n_channels > 1)
 
 
-def log1m_softmax(x: torch.Tensor) -> torch.Tensor:
-    """``log(1 - softmax(x))`` along dim 1 without cancellation: log-sum-exp over the other channels minus
-    log-sum-exp over all channels (``log1p(-softmax)`` is ``-inf`` once a probability rounds to 1)."""
-    n = x.shape[1]
-    others = [torch.logsumexp(torch.cat([x[:, :c], x[:, c + 1 :]], 1), 1, keepdim=True) for c in range(n)]
-    return torch.cat(others, 1) - torch.logsumexp(x, 1, keepdim=True)
-
-
-def log_probs(
-    x: torch.Tensor, p: torch.Tensor, sigmoid: bool, softmax: bool, complement: bool = True
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """``(log p, log(1 - p))`` for logits ``x`` and their probabilities ``p``, both ``(B, C, *spatial)``.
-
-    Logits forms for ``sigmoid``/``softmax``; otherwise ``p`` clipped to ``[PROB_CLIP, 1 - PROB_CLIP]``.
-    ``log(1 - p)`` is ``None`` when ``complement=False`` (it costs one log-sum-exp per channel in softmax mode).
-    """
-    if sigmoid:
-        return F.logsigmoid(x), F.logsigmoid(-x) if complement else None
-    if softmax:
-        return torch.log_softmax(x, 1), log1m_softmax(x) if complement else None
-    clipped = p.clamp(PROB_CLIP, 1 - PROB_CLIP)
-    return clipped.log(), torch.log1p(-clipped) if complement else None
-
-
-class Activated(NamedTuple):
+class Activated:
     """What a :class:`LogProbLoss` computes from, for one slice ``(B, C, n)`` of the voxels: all channels,
-    float32 (float64 for float64 input)."""
+    float32 (float64 for float64 input). ``p``, ``logp`` (log p) and ``log1mp`` (log(1 - p)) come from the
+    slice's primitives, computed when first read; ``g`` is the one-hot / binary target; ``categorical`` the
+    mode (see :func:`is_categorical`)."""
 
-    p: torch.Tensor  # probabilities (B, C, *spatial)
-    g: torch.Tensor  # one-hot / binary target (B, C, *spatial)
-    logp: torch.Tensor  # log p
-    log1mp: torch.Tensor | None  # log(1 - p), None unless the loss asks for it
-    categorical: bool  # mode, see is_categorical
+    __slots__ = ("prims", "g", "categorical")
+
+    def __init__(self, prims: Prims | LazyPrims, g: torch.Tensor, categorical: bool) -> None:
+        self.prims, self.g, self.categorical = prims, g, categorical
+
+    p = property(lambda self: self.prims.p)
+    logp = property(lambda self: self.prims.logp)
+    log1mp = property(lambda self: self.prims.log1mp)
 
 
 class LogProbLoss(ImbalanceLoss):
@@ -89,9 +65,18 @@ class LogProbLoss(ImbalanceLoss):
         """Whether the loss uses ``log(1 - p)`` in this mode (default: yes)."""
         return True
 
+    def needs_probs(self, categorical: bool) -> bool:
+        """Whether the loss uses ``p`` itself, not only its logs (default: yes)."""
+        return True
+
     def kept(self, t: torch.Tensor) -> torch.Tensor:
         """``t`` without channel 0 when ``include_background=False``."""
         return t if self.include_background else t[:, 1:]
+
+    @staticmethod
+    def upstream(grads: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """The gradients of the voxel sums, ``(B, K)``, as ``(B, K, 1)`` to broadcast over a slice's voxels."""
+        return [g.unsqueeze(-1) for g in grads]
 
     def check_categorical_background(self, categorical: bool) -> None:
         """For losses whose categorical form has no meaning without the background class."""
@@ -105,23 +90,23 @@ class LogProbLoss(ImbalanceLoss):
     def check_mode(self, categorical: bool) -> None:
         """Raise ``ValueError`` for flag combinations the loss does not support in this mode (default: none)."""
 
-    def chunk_activated(
-        self, x: torch.Tensor, target: torch.Tensor, sigmoid: bool, softmax: bool, categorical: bool
-    ) -> Activated:
-        """The :class:`Activated` of one slice ``(B, C, n)`` of logits (or probabilities) and target."""
-        n_channels = x.shape[1]
-        x = x if x.dtype == torch.float64 else x.float()
-        p = activate(x, sigmoid, softmax, None)
+    def slice_activated(self, prims: Prims, target: torch.Tensor, categorical: bool) -> Activated:
+        """The :class:`Activated` of one slice ``(B, C, n)``: primitives and one-hot target."""
+        like = prims.like
+        n_channels = like.shape[1]
         if self.to_onehot_y and n_channels > 1:
-            g = chunk_one_hot(target, n_channels, p.dtype)
+            g = chunk_one_hot(target, n_channels, like.dtype)
         else:
-            g = target.to(p.dtype)
-        logp, log1mp = log_probs(x, p, sigmoid, softmax, self.needs_complement(categorical))
-        return Activated(p, g, logp, log1mp, categorical)
+            g = target.to(like.dtype)
+        return Activated(prims, g, categorical)
 
     def activated_terms(self, a: Activated) -> tuple[torch.Tensor, ...]:
         """Sums over the last (voxel) axis of a slice's :class:`Activated`, each ``(B, K)``."""
         raise NotImplementedError
+
+    # Optional ``(a, grads) -> (dp, dlogp, dlog1mp)``: the gradient of ``sum_k grads[k] * activated_terms(a)[k]``
+    # written by hand; when None, autograd differentiates activated_terms on each slice.
+    activated_partials: Callable[..., Sequence] | None = None
 
     def activated_head(self, sums: Sequence[torch.Tensor], n_voxels: int, categorical: bool) -> torch.Tensor:
         """The loss, broadcastable against ``(B, C)``, from the volume sums (pooled over the batch when
@@ -136,10 +121,15 @@ class LogProbLoss(ImbalanceLoss):
                 raise ValueError("include_background=False needs at least 2 channels; input has 1.")
             categorical = is_categorical(n_channels, self.sigmoid, self.softmax)
             self.check_mode(categorical)
-            x, sigmoid, softmax = self.activated_input(input)
-
-            def kernel(xc: torch.Tensor, tc: torch.Tensor) -> tuple[torch.Tensor, ...]:
-                return self.activated_terms(self.chunk_activated(xc, tc, sigmoid, softmax, categorical))
-
+            x, mode = self.activated_input(input)
+            activation = SliceActivation(
+                mode, logs=True, complement=self.needs_complement(categorical), probs=self.needs_probs(categorical)
+            )
+            kernel = TermsKernel(
+                activation,
+                lambda prims, tc: self.slice_activated(prims, tc, categorical),
+                self.activated_terms,
+                self.activated_partials,
+            )
             sums, n_voxels = self.pool(voxel_sums(kernel, x, target), input[0, 0].numel())
             return reduce(self.activated_head(sums, n_voxels, categorical), self.reduction)

@@ -77,6 +77,14 @@ class BCEDiceLoss(LogProbLoss):
             ce = binary_ce(self.kept(a.logp), self.kept(a.log1mp), self.kept(a.g))
         return ce.sum(-1), *region_sums(self.kept(a.p), self.kept(a.g))
 
+    def activated_partials(self, a: Activated, grads: Sequence[torch.Tensor]) -> tuple:
+        u = self.upstream(grads)
+        g = self.kept(a.g)
+        dp = self.full_channels(torch.addcmul(u[2], u[1], g))
+        if a.categorical:
+            return dp, -(u[0] * a.g), None
+        return dp, self.full_channels(-(u[0] * g)), self.full_channels(u[0] * (g - 1))
+
     def activated_head(self, sums: Sequence[torch.Tensor], n_voxels: int, categorical: bool) -> torch.Tensor:
         ce, tp, sum_p, sum_g = sums
         dice = 1 - dice_from(tp, sum_p, sum_g, self.smooth_nr, self.smooth_dr)

@@ -71,6 +71,12 @@ class ComboLoss(LogProbLoss):
         p, g, logp, log1mp = self.kept(a.p), self.kept(a.g), self.kept(a.logp), self.kept(a.log1mp)
         return (g * logp).sum(-1), ((1 - g) * log1mp).sum(-1), *region_sums(p, g)
 
+    def activated_partials(self, a: Activated, grads: Sequence[torch.Tensor]) -> tuple:
+        u = self.upstream(grads)
+        g = self.kept(a.g)
+        dp = torch.addcmul(u[3], u[2], g)
+        return self.full_channels(dp), self.full_channels(u[0] * g), self.full_channels(u[1] * (1 - g))
+
     def activated_head(self, sums: Sequence[torch.Tensor], n_voxels: int, categorical: bool) -> torch.Tensor:
         pos, neg, tp, sum_p, sum_g = sums
         wbce = -(self.beta * pos + (1 - self.beta) * neg) / n_voxels

@@ -61,6 +61,9 @@ class CrossEntropyLoss(LogProbLoss):
     def needs_complement(self, categorical: bool) -> bool:
         return not categorical
 
+    def needs_probs(self, categorical: bool) -> bool:
+        return False
+
     def check_mode(self, categorical: bool) -> None:
         if categorical:
             self.check_categorical_background(True)
@@ -69,6 +72,13 @@ class CrossEntropyLoss(LogProbLoss):
         if a.categorical:
             return (categorical_ce(a.logp, a.g).sum(-1),)
         return (binary_ce(self.kept(a.logp), self.kept(a.log1mp), self.kept(a.g)).sum(-1),)
+
+    def activated_partials(self, a: Activated, grads: Sequence[torch.Tensor]) -> tuple:
+        (u,) = self.upstream(grads)
+        if a.categorical:
+            return None, -(u * a.g), None
+        g = self.kept(a.g)
+        return None, self.full_channels(-(u * g)), self.full_channels(u * (g - 1))
 
     def activated_head(self, sums: Sequence[torch.Tensor], n_voxels: int, categorical: bool) -> torch.Tensor:
         return sums[0] / n_voxels

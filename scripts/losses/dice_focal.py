@@ -80,6 +80,21 @@ class DiceFocalLoss(LogProbLoss):
             focal = focal - torch.exp(self.gamma * logp) * (1 - g) * log1mp
         return focal.sum(-1), *region_sums(p, g)
 
+    def activated_partials(self, a: Activated, grads: Sequence[torch.Tensor]) -> tuple:
+        u = self.upstream(grads)
+        g, logp, log1mp = self.kept(a.g), self.kept(a.logp), self.kept(a.log1mp)
+        gamma, u_focal = self.gamma, u[0]
+        e1 = torch.exp(gamma * log1mp)  # (1 - p)^gamma
+        if a.categorical:  # focal = -e1 g log p
+            dlogp = -(u_focal * e1 * g)
+            dlog1mp = dlogp * logp * gamma
+        else:  # focal = -e1 g log p - e0 (1 - g) log(1 - p), e0 = p^gamma
+            e0, ng = torch.exp(gamma * logp), 1 - g
+            dlogp = -u_focal * (e1 * g + gamma * e0 * ng * log1mp)
+            dlog1mp = -u_focal * (gamma * e1 * g * logp + e0 * ng)
+        dp = torch.addcmul(u[2], u[1], g)
+        return self.full_channels(dp), self.full_channels(dlogp), self.full_channels(dlog1mp)
+
     def activated_head(self, sums: Sequence[torch.Tensor], n_voxels: int, categorical: bool) -> torch.Tensor:
         focal, tp, sum_p, sum_g = sums
         dice = 1 - dice_from(tp, sum_p, sum_g, self.smooth_nr, self.smooth_dr)

@@ -93,6 +93,26 @@ class ExpLogLoss(LogProbLoss):
         cross0 = ((1 - g) * pow_tiny_floor(-log1mp, self.gamma_cross)).sum(-1)
         return *region, cross1, cross0, (1 - g).sum(-1)
 
+    def activated_partials(self, a: Activated, grads: Sequence[torch.Tensor]) -> tuple:
+        u = self.upstream(grads)
+        g = self.kept(a.g)
+        dp = self.full_channels(torch.addcmul(u[1], u[0], g))
+        if a.categorical:  # cross_c = sum g_c f(-log p_c)
+            return dp, -(u[3] * a.g * self.d_pow(-a.logp)), None
+        d_cross1 = -(u[3] * g * self.d_pow(-self.kept(a.logp)))
+        d_cross0 = -(u[4] * (1 - g) * self.d_pow(-self.kept(a.log1mp)))
+        return dp, self.full_channels(d_cross1), self.full_channels(d_cross0)
+
+    def d_pow(self, base: torch.Tensor) -> torch.Tensor:
+        """Derivative of ``pow_tiny_floor(base, gamma_cross)``: zero where the floor is active (``torch.clamp_min``)."""
+        gamma = self.gamma_cross
+        if gamma >= 1:
+            return base.pow(gamma - 1).mul_(gamma)
+        tiny = torch.finfo(base.dtype).tiny
+        above = torch.empty_like(base)
+        torch.ge(base, tiny, out=above)
+        return base.clamp_min(tiny).pow_(gamma - 1).mul_(above).mul_(gamma)
+
     def activated_head(self, sums: Sequence[torch.Tensor], n_voxels: int, categorical: bool) -> torch.Tensor:
         tp, sum_p, sum_g = sums[:3]
         dice = dice_from(tp, sum_p, sum_g, self.smooth_nr, self.smooth_dr)

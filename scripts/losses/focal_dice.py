@@ -8,8 +8,9 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from ._activation import Prims, SliceActivation
 from ._base import ImbalanceLoss, check_input_target, check_range, device_type, reduce, safe_pow
-from ._chunked import voxel_sums
+from ._chunked import TermsKernel, voxel_sums
 
 SAMPLINGS = (None, "balanced")
 
@@ -109,20 +110,25 @@ class FocalDiceLoss(ImbalanceLoss):
             return super().forward(input, target)
         with torch.autocast(device_type=device_type(input), enabled=False):
             check_input_target(input, target, to_onehot_y=self.to_onehot_y, softmax=self.softmax)
-            x, sigmoid, softmax = self.activated_input(input)
+            x, mode = self.activated_input(input)
             if not self.include_background and input.shape[1] == 1:
                 raise ValueError("include_background=False needs at least 2 channels; input has 1.")
+            activation = SliceActivation(mode)
             with torch.no_grad():  # the sample is chosen on the whole volume, then the sums run slice by slice
-                p, g = self.chunk_probs(x.detach().flatten(2), target.flatten(2), sigmoid, softmax)
+                p, g = self.slice_pair(activation.forward(x.detach().flatten(2)), target.flatten(2))
                 mask = balanced_mask(p, g > 0.5, self.neg_ratio)
                 del p, g
 
-            def kernel(xc: torch.Tensor, tc: torch.Tensor, mc: torch.Tensor) -> tuple[torch.Tensor, ...]:
-                p, g = self.chunk_probs(xc, tc, sigmoid, softmax)
+            def masked(prims: Prims, tc: torch.Tensor, mc: torch.Tensor) -> tuple[torch.Tensor, ...]:
+                p, g = self.slice_pair(prims, tc)
                 m = mc.to(p.dtype)
-                p, g = p * m, g * m
-                return (p * g).sum(-1), p.sum(-1), g.sum(-1)
+                return p * m, g * m, m
 
+            def partials(made: tuple[torch.Tensor, ...], grads: Sequence[torch.Tensor]) -> tuple:
+                pm, gm, m = made
+                return self.full_channels(self.voxel_partials(pm, gm, grads).mul_(m)), None, None
+
+            kernel = TermsKernel(activation, masked, lambda made: self.voxel_terms(*made[:2]), partials)
             sums, n_voxels = self.pool(voxel_sums(kernel, x, target, mask), input[0, 0].numel())
             return reduce(self.head(sums, n_voxels), self.reduction)
 

@@ -29,6 +29,7 @@ import torch
 from monai.losses import DiceLoss, FocalLoss, GeneralizedDiceLoss, TverskyLoss
 from torch.nn.modules.loss import _Loss
 
+from ._activation import Prims, SliceActivation
 from ._base import (
     ImbalanceLoss,
     check_activation,
@@ -39,7 +40,7 @@ from ._base import (
     device_type,
     reduce,
 )
-from ._chunked import voxel_sums
+from ._chunked import TermsKernel, voxel_sums
 
 
 def _per_sample_class(loss: torch.Tensor, n_rows: int) -> torch.Tensor:
@@ -130,6 +131,12 @@ class CheckedDiceLoss(_MonaiRegionLoss):
         if self.monai_loss.squared_pred:  # MONAI's ord-2 terms: |p|^2, |g|^2, |p - g|^2
             return p.square().sum(-1), g.square().sum(-1), (p - g).square().sum(-1)
         return super().voxel_terms(p, g)
+
+    def voxel_partials(self, p: torch.Tensor, g: torch.Tensor, grads: Sequence[torch.Tensor]) -> torch.Tensor:
+        if self.monai_loss.squared_pred:  # d/dp of |p|^2 and |p - g|^2
+            u_pp, u_diff = grads[0].unsqueeze(-1), grads[2].unsqueeze(-1)
+            return (u_pp * p).add_(u_diff * (p - g)).mul_(2)
+        return super().voxel_partials(p, g, grads)
 
     def head(self, sums: Sequence[torch.Tensor], n_voxels: int) -> torch.Tensor:
         """MONAI's ``DiceLoss`` formula (``monai.losses.utils.compute_tp_fp_fn``, decoupled) on the sums."""
@@ -329,12 +336,15 @@ class CheckedFocalLoss(_Loss):
             n_channels = input.shape[1]
             monai_loss = self._monai(n_channels)
 
-            def kernel(xc: torch.Tensor, tc: torch.Tensor) -> tuple[torch.Tensor]:
-                # MONAI's per-voxel focal loss on one slice of the voxels, summed over the slice
+            def logits_and_target(prims: Prims, tc: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
                 onehot = self.to_onehot_y and n_channels > 1
-                g = chunk_one_hot(tc, n_channels, torch.float32) if onehot else tc.float()
-                return (monai_loss(xc.float(), g).sum(-1),)
+                return prims.p.float(), chunk_one_hot(tc, n_channels, torch.float32) if onehot else tc.float()
 
+            def focal_sum(pair: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor]:
+                # MONAI's per-voxel focal loss (on the logits) of one slice of the voxels, summed over the slice
+                return (monai_loss(*pair).sum(-1),)
+
+            kernel = TermsKernel(SliceActivation("none"), logits_and_target, focal_sum)
             (loss,) = voxel_sums(kernel, input, target)
             loss = loss / input[0, 0].numel()
             if not self.include_background:

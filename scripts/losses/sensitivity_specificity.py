@@ -59,6 +59,10 @@ class SensitivitySpecificityLoss(ImbalanceLoss):
         sq_err = (g - p).square()
         return (sq_err * g).sum(-1), sq_err.sum(-1), g.sum(-1)
 
+    def voxel_partials(self, p: torch.Tensor, g: torch.Tensor, grads: Sequence[torch.Tensor]) -> torch.Tensor:
+        u_fg, u_sq = grads[0].unsqueeze(-1), grads[1].unsqueeze(-1)
+        return torch.addcmul(u_sq, u_fg, g).mul_(p - g).mul_(2)  # d/dp (g - p)^2 = 2 (p - g)
+
     def head(self, sums: Sequence[torch.Tensor], n_voxels: int) -> torch.Tensor:
         err_fg, sq_err, sum_g = sums
         err_bg = sq_err - err_fg

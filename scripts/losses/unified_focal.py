@@ -67,13 +67,16 @@ import torch
 
 from ._base import check_range
 from ._log_probs import Activated, LogProbLoss
-from ._unified_focal_terms import Member, focal_sums, focal_tversky_part, members, tversky_sums
+from ._unified_focal_terms import UnifiedConfig, focal_tversky_part, member_sums, unified_partials, unified_terms
 
 
 class _UnifiedFocalFamily(LogProbLoss):
-    """Mode handling shared by the family: the background cannot be dropped in categorical mode."""
+    """Shared by the family: the background cannot be dropped in categorical mode; voxel sums and their
+    hand-written gradients from :mod:`scripts.losses._unified_focal_terms`."""
 
     symmetric: bool
+    focal_part = True
+    tversky_part = True
 
     def __init__(
         self,
@@ -96,11 +99,29 @@ class _UnifiedFocalFamily(LogProbLoss):
     def check_mode(self, categorical: bool) -> None:
         self.check_categorical_background(categorical)
 
-    def split(self, a: Activated) -> tuple[Member, Member]:
-        return members(a, self.kept)
+    def needs_probs(self, categorical: bool) -> bool:
+        return False
+
+    def config(self) -> UnifiedConfig:
+        return UnifiedConfig(self.delta, self.gamma, self.symmetric, self.focal_part, self.tversky_part, self.kept)
+
+    def activated_terms(self, a: Activated) -> tuple[torch.Tensor, ...]:
+        return unified_terms(a, self.config())
+
+    def activated_partials(
+        self, a: Activated, grads: Sequence[torch.Tensor]
+    ) -> tuple[None, torch.Tensor, torch.Tensor]:
+        return unified_partials(a, self.config(), grads)
+
+    def tversky(self, sums: Sequence[torch.Tensor], categorical: bool) -> torch.Tensor:
+        bg, fg = member_sums(sums, categorical)
+        args = (self.delta, self.gamma, self.symmetric, categorical, self.smooth_nr, self.smooth_dr)
+        return focal_tversky_part(bg, fg, *args)
 
 
 class _FocalPart(_UnifiedFocalFamily):
+    tversky_part = False
+
     def __init__(
         self,
         include_background: bool = True,
@@ -115,10 +136,6 @@ class _FocalPart(_UnifiedFocalFamily):
         super().__init__(include_background, to_onehot_y, sigmoid, softmax, other_act, reduction)
         self.delta = check_range("delta", delta, low=0.0, high=1.0)
         self.gamma = check_range("gamma", gamma, low=0.0)
-
-    def activated_terms(self, a: Activated) -> tuple[torch.Tensor, ...]:
-        bg, fg = self.split(a)
-        return (focal_sums(bg, fg, self.delta, self.gamma, self.symmetric, a.categorical),)
 
     def activated_head(self, sums: Sequence[torch.Tensor], n_voxels: int, categorical: bool) -> torch.Tensor:
         return sums[0] / n_voxels
@@ -168,6 +185,8 @@ class AsymmetricFocalLoss(_FocalPart):
 
 
 class _FocalTverskyPart(_UnifiedFocalFamily):
+    focal_part = False
+
     def __init__(
         self,
         include_background: bool = True,
@@ -188,13 +207,8 @@ class _FocalTverskyPart(_UnifiedFocalFamily):
         self.delta = check_range("delta", delta, low=0.0, high=1.0)
         self.gamma = check_range("gamma", gamma, low=0.0, high=1.0)
 
-    def activated_terms(self, a: Activated) -> tuple[torch.Tensor, ...]:
-        bg, fg = self.split(a)
-        return *tversky_sums(bg), *tversky_sums(fg)
-
     def activated_head(self, sums: Sequence[torch.Tensor], n_voxels: int, categorical: bool) -> torch.Tensor:
-        args = (self.delta, self.gamma, self.symmetric, categorical, self.smooth_nr, self.smooth_dr)
-        return focal_tversky_part(sums[:3], sums[3:], *args)
+        return self.tversky(sums, categorical)
 
 
 class SymmetricFocalTverskyLoss(_FocalTverskyPart):
@@ -263,16 +277,9 @@ class _Unified(_UnifiedFocalFamily):
         self.delta = check_range("delta", delta, low=0.0, high=1.0)
         self.gamma = check_range("gamma", gamma, low=0.0, high=1.0)
 
-    def activated_terms(self, a: Activated) -> tuple[torch.Tensor, ...]:
-        bg, fg = self.split(a)
-        focal = focal_sums(bg, fg, self.delta, self.gamma, self.symmetric, a.categorical)
-        return focal, *tversky_sums(bg), *tversky_sums(fg)
-
     def activated_head(self, sums: Sequence[torch.Tensor], n_voxels: int, categorical: bool) -> torch.Tensor:
         focal = sums[0] / n_voxels
-        args = (self.delta, self.gamma, self.symmetric, categorical, self.smooth_nr, self.smooth_dr)
-        tversky = focal_tversky_part(sums[1:4], sums[4:], *args)
-        return self.weight * focal + (1 - self.weight) * tversky
+        return self.weight * focal + (1 - self.weight) * self.tversky(sums[1:], categorical)
 
 
 class SymmetricUnifiedFocalLoss(_Unified):

@@ -82,6 +82,9 @@ class WeightedCrossEntropyLoss(LogProbLoss):
     def needs_complement(self, categorical: bool) -> bool:
         return not categorical
 
+    def needs_probs(self, categorical: bool) -> bool:
+        return self.weight_from == "prediction" and self.pos_weight is None
+
     def check_mode(self, categorical: bool) -> None:
         if categorical:
             self.check_categorical_background(True)
@@ -95,11 +98,19 @@ class WeightedCrossEntropyLoss(LogProbLoss):
         return (n_voxels * source_sums.shape[0] - s) / s.clamp_min(1.0)
 
     def activated_terms(self, a: Activated) -> tuple[torch.Tensor, ...]:
-        source = (a.g if self.weight_from == "target" else a.p).sum(-1)
+        source = (a.p if self.needs_probs(a.categorical) else a.g).sum(-1)
         if a.categorical:
             return source, -(a.g * a.logp).sum(-1)
         g = self.kept(a.g)
         return source, -(g * self.kept(a.logp)).sum(-1), -((1 - g) * self.kept(a.log1mp)).sum(-1)
+
+    def activated_partials(self, a: Activated, grads: Sequence[torch.Tensor]) -> tuple:
+        # the first sum (weight source) enters the head detached: no gradient
+        u = self.upstream(grads)
+        if a.categorical:
+            return None, -(u[1] * a.g), None
+        g = self.kept(a.g)
+        return None, self.full_channels(-(u[1] * g)), self.full_channels(u[2] * (g - 1))
 
     def activated_head(self, sums: Sequence[torch.Tensor], n_voxels: int, categorical: bool) -> torch.Tensor:
         w = self.positive_weights(sums[0], n_voxels)

@@ -27,7 +27,7 @@ from benchmarks._counterparts import counterparts
 from benchmarks._machine import describe
 from benchmarks._memory import peak_extra_bytes
 from benchmarks._timing import floor_loss, forward_backward, interleaved_medians
-from scripts.losses import LOSSES, build_loss
+from scripts.losses import LOSSES, _chunked, build_loss
 
 REGION = {
     "dice", "dice_squared", "iou", "tversky", "generalized_dice", "dice_two_class", "focal_tversky", "focal_dice",
@@ -80,9 +80,16 @@ def bench_mode(
             times = interleaved_medians(fns, repeats, device)
             mem = {}
             if memory:
-                for key in ("floor", "ours", "ref"):
-                    if key in fns:
-                        mem[key] = peak_extra_bytes(fns[key], [x, target], device) / input_bytes
+                # the ledger sees the calling thread only: run our slices there (same memory, less the
+                # temporaries of the second worker's slice)
+                parallel = _chunked.PARALLEL_SLICES.get("cpu", False)
+                _chunked.PARALLEL_SLICES["cpu"] = False
+                try:
+                    for key in ("floor", "ours", "ref"):
+                        if key in fns:
+                            mem[key] = peak_extra_bytes(fns[key], [x, target], device) / input_bytes
+                finally:
+                    _chunked.PARALLEL_SLICES["cpu"] = parallel
         row = {
             "mode": mode + (" amp" if amp else ""),
             "loss": name,
@@ -141,10 +148,14 @@ def main(
     repeats: int | None = None,
     device: str | None = None,
     memory: bool = True,
+    threads: int | None = None,
     json_out: str | None = None,
 ) -> None:
-    """Print the tables. ``size``: edge of the cubic volume (default 128, 64 with ``--quick``)."""
+    """Print the tables. ``size``: edge of the cubic volume (default 128, 64 with ``--quick``); ``threads``:
+    torch's intra-op threads (default: torch's, one per core)."""
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if threads:
+        torch.set_num_threads(threads)
     size = size or (64 if quick else 128)
     repeats = repeats or (5 if quick else 7)
     names = list(names or LOSSES)

@@ -253,6 +253,7 @@ def test_peak_extra_memory_is_the_gradient_plus_slices_whatever_the_volume(mode,
     """Beyond the gradient, a loss keeps slice-sized temporaries only: 8x the volume, the same extra bytes
     (within two slices). MONAI's Dice loss, for contrast, grows with the volume (3x the input)."""
     monkeypatch.setitem(_chunked.CHUNK_ELEMENTS, "cpu", 1 << 11)
+    monkeypatch.setitem(_chunked.PARALLEL_SLICES, "cpu", False)  # the ledger sees the calling thread only
     slice_bytes = 4 << 11
     small, large = batch_for(mode, spatial=(16, 16, 16)), batch_for(mode, spatial=(32, 32, 32))
     for name in names:

@@ -7,9 +7,11 @@ and autograd keeps most of them until the backward pass: on a CPU, writing fresh
 arithmetic (page faults), and the memory is several times the input's. :func:`voxel_sums` instead runs a
 :class:`TermsKernel` on slices of the flattened spatial axis, small enough to stay in cache, and adds up the
 per-slice sums. The backward pass recomputes each slice's activation (:mod:`scripts.losses._activation`,
-whose gradient is written by hand), differentiates the loss's terms w.r.t. ``p``, ``log p`` and ``log(1 - p)``
-with autograd on that slice only, and writes that slice of the input's gradient. Nothing is saved between the
-passes but the inputs; the only full-size allocation is the gradient itself.
+whose gradient is written by hand), takes the derivatives of the loss's terms w.r.t. ``p``, ``log p`` and
+``log(1 - p)`` (written by hand in each loss, ``partials``; autograd on that slice only where a loss gives
+none, e.g. MONAI's focal loss), and writes that slice of the input's gradient. Nothing is saved between the
+passes but the inputs; the only full-size allocation is the gradient itself. The tests check every
+hand-written gradient against autograd through the whole loss (``tests/test_losses_chunked.py``).
 
 The value is the kernel's formula exactly; only the summation order differs from one ``sum`` over the whole
 volume (float rounding). On CUDA the slices are large (one slice for typical batches): what is saved there is

@@ -1,0 +1,83 @@
+"""The benchmark helpers (``benchmarks/``): memory ledger, interleaving, batches, and a tiny run of each script.
+
+No timing is asserted (speed is reported by the benchmarks, not tested); these tests keep the scripts
+runnable and their measuring parts right.
+"""
+
+from __future__ import annotations
+
+import json
+
+import torch
+
+from benchmarks import bench_losses, bench_workflow
+from benchmarks._batches import brats_like, kits_like
+from benchmarks._memory import peak_extra_bytes
+from benchmarks._timing import interleaved_medians
+
+
+def test_ledger_counts_the_floor_by_hand():
+    # forward: sigmoid(x) (saved) and the product (freed after the sum): 2x; backward: grad of the sigmoid's
+    # output (grad * y) while the sigmoid output lives, then the input's gradient: 3x at the peak
+    x = torch.randn(2, 3, 16, 16, 16)
+    y = (torch.rand_like(x) < 0.3).float()
+
+    def floor():
+        leaf = x.detach().requires_grad_()
+        (torch.sigmoid(leaf) * y).sum().backward()
+        return leaf.grad
+
+    def only_sigmoid():
+        leaf = x.detach().requires_grad_()
+        torch.sigmoid(leaf).sum().backward()  # sigmoid output, then the input's gradient: 2x
+        return leaf.grad
+
+    peak = peak_extra_bytes(floor, [x, y], x.device)
+    assert x.nbytes * 3 <= peak <= x.nbytes * 3 + 64
+    assert x.nbytes * 2 <= peak_extra_bytes(only_sigmoid, [x], x.device) <= x.nbytes * 2 + 64
+    assert peak_extra_bytes(lambda: x.view(-1)[:10], [x], x.device) == 0  # a view allocates nothing
+
+
+def test_interleaving_rotates_the_order_and_calls_each_repeat():
+    calls = []
+    fns = {name: (lambda n=name: calls.append(n)) for name in "abc"}
+    medians = interleaved_medians(fns, repeats=3, device=torch.device("cpu"), warmup=1)
+    assert sorted(medians) == ["a", "b", "c"]
+    assert calls == list("abc") + list("abc") + list("bca") + list("cab")
+
+
+def test_batches_have_nested_regions_and_valid_labels():
+    x, regions = brats_like(2, (32, 32, 32))
+    tc, wt, et = regions[:, 0], regions[:, 1], regions[:, 2]
+    assert x.shape == regions.shape == (2, 3, 32, 32, 32)
+    assert bool((et <= tc).all()) and bool((tc <= wt).all()) and 0 < float(et.mean()) < float(wt.mean()) < 0.2
+    x, labels = kits_like(2, (32, 32, 32))
+    assert x.shape == (2, 3, 32, 32, 32) and labels.shape == (2, 1, 32, 32, 32) and labels.dtype == torch.float32
+    assert set(labels.unique().tolist()) == {0.0, 1.0, 2.0}
+
+
+def test_bench_losses_tiny_run(capsys, tmp_path):
+    out = tmp_path / "rows.json"
+    names = ["dice", "focal", "asymmetric_unified_focal", "exp_log"]
+    bench_losses.main(names=names, size=8, repeats=1, json_out=str(out))
+    printed = capsys.readouterr().out
+    for name in names:
+        assert f"| sigmoid | {name} |" in printed and f"| softmax | {name} |" in printed
+    rows = json.loads(out.read_text())["rows"]
+    assert len(rows) == 2 * len(names)
+    by_key = {(r["mode"], r["loss"]): r for r in rows}
+    assert by_key[("sigmoid", "dice")]["ref"] == "monai DiceLoss" and by_key[("sigmoid", "exp_log")]["ref"] is None
+    assert by_key[("softmax", "asymmetric_unified_focal")]["ref_target"] == 0.5
+    for r in rows:
+        assert r["ours_ms"] > 0 and r["mem_ours"] >= 1.0  # at least the gradient
+
+
+def test_bench_workflow_reads_the_bundle_config():
+    parser = bench_workflow.bundle_config()
+    ours = bench_workflow.ours_settings(parser)
+    assert ours["patch"] == tuple(parser["patch_size"])
+    assert ours["roi"] == tuple(parser["infer_roi_size"]) and ours["mode"] == "gaussian"
+    assert ours["batch"] == parser["batch_size"] * parser["num_samples"]
+    zoo = bench_workflow.zoo_settings(ours["in_channels"], ours["out_channels"])
+    assert zoo["patch"] == (224, 224, 144) and zoo["roi"] == (240, 240, 160) and zoo["mode"] == "constant"
+    assert bench_workflow._scaled((224, 224, 144), 0.5) == (112, 112, 64)

@@ -20,7 +20,14 @@ TINY_NET = {
     "num_workers": 0,
 }
 TINY_DATA = {"synthetic_num_cases": 3, "synthetic_shape": [12, 24, 24], "synthetic_spacing": [6.0, 10.0, 10.0]}
-TINY_TRAIN = {**TINY_NET, "epochs": 1, "patch_size": [8, 16, 16], "num_samples": 1, "val_fraction": 0.34}
+TINY_TRAIN = {
+    **TINY_NET,
+    "epochs": 1,
+    "val_interval": 1,
+    "patch_size": [8, 16, 16],
+    "num_samples": 1,
+    "val_fraction": 0.34,
+}
 SX, SY, SZ = 0.8, 0.7, 3.0
 
 

@@ -1,5 +1,9 @@
 """Interleaved timing: the candidates of one comparison run in turn, repeat after repeat, so that a change in
-the machine's load (2 cores shared with other jobs) hits all of them alike; medians over the repeats."""
+the machine's load (2 cores shared with other jobs) hits all of them alike; medians over the repeats.
+
+Two clocks: ``"wall"`` (``time.perf_counter``, what a user waits) and ``"cpu"`` (``time.process_time``, user
+and system time of this process: the work done, page faults included, without the time spent waiting for a
+core while other jobs run; meaningful with one intra-op thread, since waiting OpenMP threads spin)."""
 
 from __future__ import annotations
 
@@ -15,10 +19,21 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
 def interleaved_medians(
-    fns: dict[str, Callable[[], object]], repeats: int, device: torch.device, warmup: int = 1
+    fns: dict[str, Callable[[], object]], repeats: int, device: torch.device, warmup: int = 1, clock: str = "wall"
 ) -> dict[str, float]:
-    """Median wall time in seconds of each ``fns[name]()``; the order rotates from one repeat to the next."""
+    """Median time in seconds of each ``fns[name]()``; the order rotates from one repeat to the next."""
+    return {name: statistics.median(ts) for name, ts in interleaved_times(fns, repeats, device, warmup, clock).items()}
+
+
+def interleaved_times(
+    fns: dict[str, Callable[[], object]], repeats: int, device: torch.device, warmup: int = 1, clock: str = "wall"
+) -> dict[str, list[float]]:
+    """All ``repeats`` times in seconds of each ``fns[name]()``, interleaved as :func:`interleaved_medians`."""
+    now = CLOCKS[clock]
     names = list(fns)
     for _ in range(warmup):
         for name in names:
@@ -28,12 +43,12 @@ def interleaved_medians(
         order = names[r % len(names) :] + names[: r % len(names)]
         for name in order:
             synchronize(device)
-            start = time.perf_counter()
+            start = now()
             result = fns[name]()
             synchronize(device)
-            times[name].append(time.perf_counter() - start)
+            times[name].append(now() - start)
             del result
-    return {name: statistics.median(ts) for name, ts in times.items()}
+    return times
 
 
 def forward_backward(loss_fn: Callable, x: torch.Tensor, target: torch.Tensor) -> Callable[[], torch.Tensor]:

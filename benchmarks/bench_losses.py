@@ -211,7 +211,14 @@ def main(
     print(f"\n# load average at the end: {describe(dev).rsplit('load average ', 1)[1]}")
     if json_out:
         with open(json_out, "w") as f:
-            record = {"machine": describe(dev), "spatial": spatial, "repeats": repeats, "clock": clock, "rows": rows}
+            record = {
+                "machine": describe(dev),
+                "batch": batch,
+                "spatial": spatial,
+                "repeats": repeats,
+                "clock": clock,
+                "rows": rows,
+            }
             json.dump(record, f, indent=1)
 
 

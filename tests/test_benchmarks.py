@@ -10,7 +10,7 @@ import json
 
 import torch
 
-from benchmarks import bench_losses, bench_workflow
+from benchmarks import bench_losses, bench_workflow, report
 from benchmarks._batches import brats_like, kits_like
 from benchmarks._memory import peak_extra_bytes
 from benchmarks._timing import interleaved_medians
@@ -81,3 +81,33 @@ def test_bench_workflow_reads_the_bundle_config():
     zoo = bench_workflow.zoo_settings(ours["in_channels"], ours["out_channels"])
     assert zoo["patch"] == (224, 224, 144) and zoo["roi"] == (240, 240, 160) and zoo["mode"] == "constant"
     assert bench_workflow._scaled((224, 224, 144), 0.5) == (112, 112, 64)
+
+
+def _row(**over):
+    row = {
+        "mode": "sigmoid", "loss": "focal", "ours_ms": 300.0, "x_floor": 3.1, "run_floor_ms": 100.0,
+        "x_run_floor": 3.0, "floor_target": 2.5, "ref": "monai FocalLoss", "ref_ms": 600.0, "x_ref": 0.5,
+        "ref_target": 1.0, "mem_ours": 1.2, "mem_ref": 11.0,
+    }  # fmt: skip
+    row.update(over)
+    return row
+
+
+def test_report_names_each_missed_target_with_its_value():
+    assert report.misses(_row()) == ["floor 3.00 > 2.5"]
+    assert report.misses(_row(x_run_floor=2.0)) == []
+    assert report.misses(_row(x_ref=0.55, ref_target=0.5, mem_ours=12.0)) == [
+        "floor 3.00 > 2.5",
+        "MONAI 0.55 > 0.5",
+        "memory 12.00 > 11.00",
+    ]
+    # no counterpart: only the floor target applies
+    assert report.misses(_row(ref=None, ref_ms=None, x_ref=None, ref_target=None, mem_ref=None, x_run_floor=1.0)) == []
+
+
+def test_report_renders_the_bench_json(tmp_path):
+    out = tmp_path / "rows.json"
+    bench_losses.main(names=["dice", "focal"], size=8, repeats=1, json_out=str(out), memory=False)
+    text = report.render(json.loads(out.read_text()))
+    assert "logits (2, 3, 8, 8, 8)" in text and "**sigmoid**" in text and "**softmax**" in text
+    assert text.count("| dice |") == 2 and text.count("| focal |") == 2

@@ -1,0 +1,41 @@
+"""docs/benchmarks.md shows the measured tables of the committed benchmark results, not edited numbers."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from benchmarks import report
+from benchmarks.bench_losses import counterpart_target, floor_target
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULTS = os.path.join(REPO, "docs", "benchmark_results")
+
+
+def _read(*parts: str) -> str:
+    with open(os.path.join(REPO, *parts)) as f:
+        return f.read()
+
+
+def test_doc_contains_the_loss_tables_of_the_committed_json():
+    record = json.loads(_read("docs", "benchmark_results", "cpu_losses.json"))
+    assert report.render(record) in _read("docs", "benchmarks.md")
+
+
+def test_committed_json_covers_the_catalogue_with_the_issue_targets():
+    from scripts.losses import LOSSES
+
+    record = json.loads(_read("docs", "benchmark_results", "cpu_losses.json"))
+    assert tuple(record["spatial"]) == (128, 128, 128) and record["batch"] == 2
+    for mode in ("sigmoid", "softmax"):
+        rows = {r["loss"]: r for r in record["rows"] if r["mode"] == mode}
+        assert set(rows) == set(LOSSES)
+        for name, r in rows.items():
+            assert r["floor_target"] == floor_target(name)
+            assert r["x_run_floor"] == r["ours_ms"] / r["run_floor_ms"]
+            if r["ref_target"] is not None:
+                assert r["ref_target"] == counterpart_target(name)
+
+
+def test_doc_contains_the_committed_workflow_tables():
+    assert _read("docs", "benchmark_results", "cpu_workflow.md").strip() in _read("docs", "benchmarks.md")

@@ -232,9 +232,9 @@ class SliceActivation:
     @staticmethod
     def _probability_backward(prims, dp, dlogp, dlog1mp) -> torch.Tensor:
         p = prims.x
+        if dlogp is None and dlog1mp is None:  # the caller copies the result into the input's gradient
+            return torch.zeros_like(p) if dp is None else dp
         grad = torch.zeros_like(p) if dp is None else dp.clone()
-        if dlogp is None and dlog1mp is None:
-            return grad
         clipped = prims._get("clipped")
         inside = ((p >= PROB_CLIP) & (p <= 1 - PROB_CLIP)).to(p.dtype)  # torch.clamp's gradient mask
         if dlogp is not None:

@@ -70,7 +70,8 @@ class TermsKernel:
     :class:`scripts.losses._activation.Prims` of the slice's logits and ``make`` builds what ``terms`` reads
     (one-hot target, kept channels, ...). ``terms`` returns a tuple of sums over the slice's voxels and must
     be differentiable w.r.t. ``p``, ``log p``, ``log(1 - p)`` (autograd differentiates it, slice by slice),
-    unless ``partials(made, grads)`` gives those derivatives of ``sum_k grads[k] * terms[k]`` by hand."""
+    unless ``partials(made, grads)`` gives those derivatives of ``sum_k grads[k] * terms[k]`` by hand (or, as
+    one tensor, the derivative w.r.t. the slice ``x`` itself)."""
 
     def __init__(
         self,
@@ -95,8 +96,10 @@ class TermsKernel:
         """``d (sum_k grads[k] * sums[k]) / dx`` for one slice."""
         prims = self.activation.forward(x)
         if self.partials is not None:
-            dp, dlogp, dlog1mp = self.partials(self.make(prims, *targets), grads)
-            return self.activation.backward(prims, dp, dlogp, dlog1mp)
+            partial = self.partials(self.make(prims, *targets), grads)
+            if isinstance(partial, torch.Tensor):  # already the gradient w.r.t. the slice
+                return partial
+            return self.activation.backward(prims, *partial)
         leaves = self.activation.leaves(prims)
         with torch.enable_grad():
             sums = self.terms(self.make(leaves, *targets))

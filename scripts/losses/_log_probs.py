@@ -105,7 +105,8 @@ class LogProbLoss(ImbalanceLoss):
         raise NotImplementedError
 
     # Optional ``(a, grads) -> (dp, dlogp, dlog1mp)``: the gradient of ``sum_k grads[k] * activated_terms(a)[k]``
-    # written by hand; when None, autograd differentiates activated_terms on each slice.
+    # written by hand (or one tensor: the gradient w.r.t. the slice's logits); when None, autograd
+    # differentiates activated_terms on each slice.
     activated_partials: Callable[..., Sequence] | None = None
 
     def activated_head(self, sums: Sequence[torch.Tensor], n_voxels: int, categorical: bool) -> torch.Tensor:

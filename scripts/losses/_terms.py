@@ -36,3 +36,31 @@ def pow_tiny_floor(base: torch.Tensor, exponent: float) -> torch.Tensor:
     Used where the base is computed without cancellation (``-log p`` from logits, ``1 - mTI`` from FN and FP),
     so that bases far below ``POW_EPS`` are real and a ``1e-7`` floor would visibly change the value."""
     return safe_pow(base, exponent, eps=torch.finfo(base.dtype).tiny)
+
+
+def pow_tiny_floor_(base: torch.Tensor, exponent: float) -> torch.Tensor:
+    """:func:`pow_tiny_floor` in place on ``base`` (a fresh temporary, no autograd)."""
+    if exponent < 1:
+        base.clamp_min_(torch.finfo(base.dtype).tiny)
+    return base.pow_(exponent)
+
+
+def d_pow_tiny_floor_(base: torch.Tensor, exponent: float) -> torch.Tensor:
+    """The derivative of :func:`pow_tiny_floor` w.r.t. ``base``, in place on ``base`` (a fresh temporary):
+    ``exponent * base^(exponent - 1)``, zero where the floor is active (``torch.clamp_min`` passes gradient
+    where ``base >= tiny``)."""
+    if exponent >= 1:
+        return base.pow_(exponent - 1).mul_(exponent)
+    tiny = torch.finfo(base.dtype).tiny
+    above = torch.empty_like(base)
+    torch.ge(base, tiny, out=above)
+    return base.clamp_min_(tiny).pow_(exponent - 1).mul_(above).mul_(exponent)
+
+
+def dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``sum_x a b`` over the last (voxel) axis."""
+    return (a * b).sum(-1)
+
+
+# Above this, ``softplus(x) = x`` exactly in float32 and float64 (torch's default of 20 is ~1e-10 off in float64)
+SOFTPLUS_THRESHOLD = 40.0

@@ -5,9 +5,12 @@ MONAI 1.6.1's ``DiceLoss`` (Milletari et al. 2016; ``squared_pred=True`` is V-Ne
 ``TverskyLoss`` (Salehi et al. 2017) and ``FocalLoss`` (Lin et al. 2017) compute their papers' formulas, so
 the catalogue uses their formulas and configuration (each wrapper holds MONAI's module as ``monai_loss``).
 For speed and memory (issue 6, ``docs/benchmarks.md``) the values are computed from this package's voxel sums,
-slice by slice: the focal loss runs MONAI's module on each slice of the voxels; the region losses evaluate
-MONAI's formula (written out in each ``head``) on the slice-summed ``TP``, ``sum p``, ``sum g``; with
-``other_act`` MONAI's region module runs on the whole volume. The wrappers add what MONAI lacks:
+slice by slice: the focal loss evaluates MONAI's per-voxel formula (``sigmoid_focal_loss`` /
+``softmax_focal_loss``, written out in :mod:`scripts.losses._focal_terms` with a hand-written gradient: running
+MONAI's module on each slice with autograd took 2-3x the time); the region losses evaluate MONAI's formula
+(written out in each ``head``) on the slice-summed ``TP``, ``sum p``, ``sum g``; with ``other_act`` MONAI's
+region module runs on the whole volume. The tests compare each with MONAI's own module.
+The wrappers add what MONAI lacks:
 
 - the checks of :func:`scripts.losses._base.check_input_target` (shape mismatch, labels outside ``[0, C)``,
   non-finite input, softmax on one channel: ``ValueError`` naming the value; MONAI warns and carries on),
@@ -41,6 +44,13 @@ from ._base import (
     reduce,
 )
 from ._chunked import TermsKernel, voxel_sums
+from ._focal_terms import (
+    per_channel,
+    sigmoid_focal_grad,
+    sigmoid_focal_sums,
+    softmax_focal_partials,
+    softmax_focal_sums,
+)
 
 
 def _per_sample_class(loss: torch.Tensor, n_rows: int) -> torch.Tensor:
@@ -273,6 +283,10 @@ class CheckedFocalLoss(_Loss):
     have one entry per channel kept; ``reduction="none"`` gives the spatial mean per ``(b, c)``, shape
     ``(B, C)``, so that ``"mean"`` and ``"sum"`` (MONAI's sum of per-(b, c) spatial means) reduce it.
 
+    Computed as MONAI's formulas (:mod:`scripts.losses._focal_terms`, the same values to float rounding) slice
+    by slice with a hand-written gradient, in float32 (float64 for float64 input, where MONAI casts to float32);
+    ``monai_loss`` holds MONAI's module of the same configuration.
+
     Example:
         >>> loss = CheckedFocalLoss(sigmoid=True, gamma=2.0, alpha=0.25)
         >>> loss(torch.randn(2, 3, 8, 8), torch.randint(0, 2, (2, 3, 8, 8))).shape
@@ -330,23 +344,69 @@ class CheckedFocalLoss(_Loss):
             alpha = [0.0, *alpha]
         return FocalLoss(gamma=self.gamma, alpha=alpha, reduction="none", use_softmax=self.softmax)
 
+    def _alpha(self, n_channels: int) -> float | list[float] | None:
+        """``alpha`` for all ``n_channels`` (MONAI's check of a per-channel alpha's length); a per-channel alpha
+        given for the kept channels gets a (dropped) background entry."""
+        self._monai(n_channels)
+        if self.alpha is None or isinstance(self.alpha, (int, float)):
+            return self.alpha
+        alpha = [float(a) for a in self.alpha]
+        return alpha if self.include_background else [0.0, *alpha]
+
+    def _kernel(self, n_channels: int, alpha: float | list[float] | None) -> TermsKernel:
+        """The slice kernel of MONAI's focal formula (:mod:`scripts.losses._focal_terms`): sums of the focal
+        terms per ``(b, c)``, without ``-alpha_c`` in softmax mode (applied to the sums by :meth:`forward`)."""
+        gamma, onehot = self.gamma, self.to_onehot_y and n_channels > 1
+
+        def target_of(like: torch.Tensor, tc: torch.Tensor) -> torch.Tensor:
+            return chunk_one_hot(tc, n_channels, like.dtype) if onehot else tc.to(like.dtype)
+
+        if self.softmax:
+            activation = SliceActivation("softmax", logs=True, complement=False, probs=gamma != 0)
+
+            def make(prims: Prims, tc: torch.Tensor) -> tuple:
+                return prims, target_of(prims.logp, tc)
+
+            def terms(made: tuple) -> tuple[torch.Tensor]:
+                prims, t = made
+                return softmax_focal_sums(prims.p if gamma != 0 else None, prims.logp, t, gamma)
+
+            def partials(made: tuple, grads: Sequence[torch.Tensor]) -> tuple:
+                prims, t = made
+                dp, dlogp = softmax_focal_partials(prims.p, prims.logp, t, gamma, grads[0].unsqueeze(-1))
+                return dp, dlogp, None
+
+            return TermsKernel(activation, make, terms, partials)
+
+        # sigmoid: the kernel reads the logits themselves (activation "none") and returns d/dx
+        def make_logits(prims: Prims, tc: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, object]:
+            x = prims.p
+            a = per_channel(alpha, x) if isinstance(alpha, list) else alpha
+            return x, target_of(x, tc), a
+
+        def logit_terms(made: tuple) -> tuple[torch.Tensor]:
+            x, t, a = made
+            return sigmoid_focal_sums(x, t, gamma, a)
+
+        def logit_partials(made: tuple, grads: Sequence[torch.Tensor]) -> tuple:
+            x, t, a = made
+            return sigmoid_focal_grad(x, t, gamma, a, grads[0].unsqueeze(-1)), None, None
+
+        return TermsKernel(SliceActivation("none"), make_logits, logit_terms, logit_partials)
+
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         with torch.autocast(device_type=device_type(input), enabled=False):
             check_input_target(input, target, to_onehot_y=self.to_onehot_y, softmax=self.softmax)
             n_channels = input.shape[1]
-            monai_loss = self._monai(n_channels)
-
-            def logits_and_target(prims: Prims, tc: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-                onehot = self.to_onehot_y and n_channels > 1
-                return prims.p.float(), chunk_one_hot(tc, n_channels, torch.float32) if onehot else tc.float()
-
-            def focal_sum(pair: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor]:
-                # MONAI's per-voxel focal loss (on the logits) of one slice of the voxels, summed over the slice
-                return (monai_loss(*pair).sum(-1),)
-
-            kernel = TermsKernel(SliceActivation("none"), logits_and_target, focal_sum)
-            (loss,) = voxel_sums(kernel, input, target)
+            alpha = self._alpha(n_channels)
+            (loss,) = voxel_sums(self._kernel(n_channels, alpha), input, target)
             loss = loss / input[0, 0].numel()
+            if self.softmax:  # FL_c = -alpha_c (1 - p_c)^gamma t_c log p_c: -alpha_c on the sums
+                if alpha is None:
+                    loss = -loss
+                else:
+                    alpha = alpha if isinstance(alpha, list) else [1 - alpha] + [alpha] * (n_channels - 1)
+                    loss = loss * -per_channel(alpha, loss)[..., 0]
             if not self.include_background:
                 if n_channels == 1:
                     raise ValueError("include_background=False needs at least 2 channels; input has 1.")

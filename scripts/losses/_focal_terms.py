@@ -49,7 +49,7 @@ def _alpha_factor(
         a = torch.where(t == 1, alpha.to(t), torch.ones((), dtype=t.dtype, device=t.device))
         return a if scale is None else a.mul_(scale)
     one = torch.ones((), dtype=t.dtype, device=t.device) if scale is None else scale
-    return torch.addcmul(one * (1 - alpha), t, one * (2 * alpha - 1))  # alpha t + (1 - alpha)(1 - t)
+    return (t * (one * (2 * alpha - 1))).add_(one * (1 - alpha))  # alpha t + (1 - alpha)(1 - t)
 
 
 def sigmoid_focal_sums(

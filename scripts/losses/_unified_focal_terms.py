@@ -19,7 +19,9 @@ The sums over the voxels (:func:`unified_terms`), per slice of the voxels:
   members' ``TP, FN, FP`` follow (the background member swaps ``P`` and ``Q`` and ``g`` and ``1 - g``).
 
 :func:`unified_partials` is their gradient w.r.t. ``log p`` and ``log(1 - p)`` (hand-written: the family's
-terms are the most expensive of the package to differentiate by autograd, slice after slice).
+terms are the most expensive of the package to differentiate by autograd, slice after slice). On sigmoid
+logits both are computed from the logits directly (:mod:`scripts.losses._unified_focal_logits`), on softmax
+logits from the probabilities without log-sum-exps (:mod:`scripts.losses._unified_focal_softmax`): fewer passes.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ import torch
 from ._activation import LOG_CLIP_HIGH, LOG_CLIP_LOW, PROB_CLIP, LazyPrims
 from ._log_probs import Activated
 from ._terms import pow_tiny_floor
+from ._unified_focal_logits import logit_grad, logit_terms
+from ._unified_focal_softmax import softmax_grad, softmax_terms
 
 
 @dataclass(frozen=True)
@@ -78,8 +82,30 @@ def _times(t: torch.Tensor, *factors: torch.Tensor | float, inplace: bool) -> to
     return t
 
 
+def _from_logits(a: Activated) -> bool:
+    """Per-channel binary mode on sigmoid logits without autograd: :mod:`scripts.losses._unified_focal_logits`."""
+    return not a.categorical and isinstance(a.prims, LazyPrims) and a.prims.mode == "sigmoid"
+
+
+def _from_softmax(a: Activated) -> bool:
+    """Categorical mode on softmax logits without autograd: :mod:`scripts.losses._unified_focal_softmax`."""
+    return a.categorical and isinstance(a.prims, LazyPrims) and a.prims.mode == "softmax"
+
+
+def _logit_args(a: Activated, cfg: UnifiedConfig) -> tuple:
+    return cfg.kept(a.prims.x), cfg.kept(a.g), cfg.delta, cfg.gamma, cfg.symmetric, cfg.focal, cfg.tversky
+
+
+def _softmax_args(a: Activated, cfg: UnifiedConfig) -> tuple:
+    return a.prims, a.g, cfg.delta, cfg.gamma, cfg.symmetric, cfg.focal, cfg.tversky
+
+
 def unified_terms(a: Activated, cfg: UnifiedConfig) -> tuple[torch.Tensor, ...]:
     """The voxel sums of one slice: ``(focal,)`` if ``cfg.focal``, then the Tversky sums if ``cfg.tversky``."""
+    if _from_logits(a):
+        return logit_terms(*_logit_args(a, cfg))
+    if _from_softmax(a):
+        return softmax_terms(*_softmax_args(a, cfg))
     ip = not torch.is_grad_enabled()
     clip_logp, clip_log1mp = _clipped(a)
     delta, gamma = cfg.delta, cfg.gamma
@@ -123,8 +149,16 @@ def member_sums(
 
 def unified_partials(
     a: Activated, cfg: UnifiedConfig, grads: Sequence[torch.Tensor]
-) -> tuple[None, torch.Tensor, torch.Tensor]:
-    """``(None, d/d log p, d/d log(1 - p))`` of ``sum_k grads[k] * unified_terms(a)[k]`` (all channels)."""
+) -> tuple[None, torch.Tensor, torch.Tensor] | torch.Tensor:
+    """``(None, d/d log p, d/d log(1 - p))`` of ``sum_k grads[k] * unified_terms(a)[k]`` (all channels); on
+    sigmoid logits, the gradient w.r.t. the logits themselves."""
+    if _from_logits(a):
+        dx = logit_grad(*_logit_args(a, cfg), grads)
+        if dx.shape[1] != a.g.shape[1]:  # channel 0 dropped: no gradient there
+            dx = torch.cat([torch.zeros_like(dx[:, :1]), dx], 1)
+        return dx
+    if _from_softmax(a):
+        return softmax_grad(*_softmax_args(a, cfg), grads)
     clip_logp, clip_log1mp = _clipped(a)
     delta, gamma = cfg.delta, cfg.gamma
     grads = [g.unsqueeze(-1) for g in grads]

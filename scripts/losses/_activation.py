@@ -61,6 +61,27 @@ def log1m_softmax(x: torch.Tensor) -> torch.Tensor:
     return others - lse
 
 
+def others_sum(p: torch.Tensor) -> torch.Tensor:
+    """``sum_{k != c} p_k`` for every channel ``c`` of ``(B, C, n)`` (``C >= 2``), from prefix and suffix sums
+    of the channels (``3 C - 5`` additions of one channel each; no subtraction)."""
+    n = p.shape[1]
+    out = torch.empty_like(p)
+    if n == 2:
+        out[:, :1], out[:, 1:] = p[:, 1:], p[:, :1]
+        return out
+    prefix = [p[:, :1]]  # prefix[c]: channels 0..c
+    for c in range(1, n - 1):
+        prefix.append(prefix[-1] + p[:, c : c + 1])
+    suffix = {n - 1: p[:, n - 1 :]}  # suffix[c]: channels c..n-1
+    for c in range(n - 2, 0, -1):
+        suffix[c] = suffix[c + 1] + p[:, c : c + 1]
+    out[:, :1] = suffix[1]
+    for c in range(1, n - 1):
+        torch.add(prefix[c - 1], suffix[c + 1], out=out[:, c : c + 1])
+    out[:, n - 1 :] = prefix[n - 2]
+    return out
+
+
 class Prims(NamedTuple):
     """Primitives of one slice, float32 (float64 for float64 input); ``None`` where not asked for."""
 

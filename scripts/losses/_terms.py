@@ -57,6 +57,12 @@ def d_pow_tiny_floor_(base: torch.Tensor, exponent: float) -> torch.Tensor:
     return base.clamp_min_(tiny).pow_(exponent - 1).mul_(above).mul_(exponent)
 
 
+def is_binary(g: torch.Tensor, ng: torch.Tensor) -> bool:
+    """Whether every target value of a slice is 0 or 1 (``g (1 - g) = 0``; ``ng = 1 - g``): then a per-channel
+    binary loss needs, at each voxel, the term of that voxel's label only."""
+    return not bool((g * ng).sum())  # a sum of non-negative values (torch.any on floats is 4x slower)
+
+
 def dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """``sum_x a b`` over the last (voxel) axis."""
     return (a * b).sum(-1)

@@ -80,7 +80,7 @@ class BCEDiceLoss(LogProbLoss):
     def activated_partials(self, a: Activated, grads: Sequence[torch.Tensor]) -> tuple:
         u = self.upstream(grads)
         g = self.kept(a.g)
-        dp = self.full_channels(torch.addcmul(u[2], u[1], g))
+        dp = self.full_channels((g * u[1]).add_(u[2]))
         if a.categorical:
             return dp, -(u[0] * a.g), None
         return dp, self.full_channels(-(u[0] * g)), self.full_channels(u[0] * (g - 1))

@@ -74,7 +74,7 @@ class ComboLoss(LogProbLoss):
     def activated_partials(self, a: Activated, grads: Sequence[torch.Tensor]) -> tuple:
         u = self.upstream(grads)
         g = self.kept(a.g)
-        dp = torch.addcmul(u[3], u[2], g)
+        dp = (g * u[2]).add_(u[3])
         return self.full_channels(dp), self.full_channels(u[0] * g), self.full_channels(u[1] * (1 - g))
 
     def activated_head(self, sums: Sequence[torch.Tensor], n_voxels: int, categorical: bool) -> torch.Tensor:

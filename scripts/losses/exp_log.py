@@ -5,10 +5,30 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import torch
+import torch.nn.functional as F
 
+from ._activation import LazyPrims
 from ._base import check_range
 from ._log_probs import Activated, LogProbLoss
-from ._terms import dice_from, pow_tiny_floor, region_sums
+from ._terms import (
+    SOFTPLUS_THRESHOLD,
+    d_pow_tiny_floor_,
+    dice_from,
+    dot,
+    is_binary,
+    pow_tiny_floor,
+    pow_tiny_floor_,
+    region_sums,
+)
+
+
+def _softplus(t: torch.Tensor) -> torch.Tensor:
+    return F.softplus(t, threshold=SOFTPLUS_THRESHOLD)
+
+
+def _on_logits(a: Activated) -> bool:
+    """Per-channel binary mode on sigmoid logits without autograd: computed from the logits directly."""
+    return not a.categorical and isinstance(a.prims, LazyPrims) and a.prims.mode == "sigmoid"
 
 
 class ExpLogLoss(LogProbLoss):
@@ -27,7 +47,7 @@ class ExpLogLoss(LogProbLoss):
     ``sum_l g_l w_l (-ln p_l)^gamma`` and ``f_k = sum g_k``; a label absent from the batch has no voxel that
     uses its weight (``f_k`` is floored at one voxel so that the unused weight is finite).
 
-    Numerics: ``-ln p`` comes from the logits (``-logsigmoid``, ``-log_softmax``), ``-ln Dice`` from a Dice
+    Numerics: ``-ln p`` comes from the logits (``softplus(-x)``, ``-log_softmax``), ``-ln Dice`` from a Dice
     floored at the smallest normal float; the bases of the powers ``x^0.3`` are floored at the smallest normal
     float (value exact to ~1e-11, gradient finite at a perfect prediction, where the slope is infinite).
 
@@ -83,6 +103,8 @@ class ExpLogLoss(LogProbLoss):
         return not categorical
 
     def activated_terms(self, a: Activated) -> tuple[torch.Tensor, ...]:
+        if _on_logits(a):
+            return self._logit_terms(self.kept(a.prims.x), self.kept(a.g))
         p, g = self.kept(a.p), self.kept(a.g)
         region = region_sums(p, g)
         if a.categorical:
@@ -93,10 +115,40 @@ class ExpLogLoss(LogProbLoss):
         cross0 = ((1 - g) * pow_tiny_floor(-log1mp, self.gamma_cross)).sum(-1)
         return *region, cross1, cross0, (1 - g).sum(-1)
 
-    def activated_partials(self, a: Activated, grads: Sequence[torch.Tensor]) -> tuple:
+    def _logit_terms(self, x: torch.Tensor, g: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The per-channel binary sums from logits ``x``: ``-log p = softplus(-x)``, ``-log(1 - p) = softplus(x)``.
+        For a binary target (every voxel of the slice 0 or 1) each voxel needs only its own label's term:
+        ``softplus(s)``, ``s = x (1 - 2 g)``, is ``softplus(-x)`` where ``g = 1`` and ``softplus(x)`` where ``g = 0``
+        (one power per voxel instead of two)."""
+        p, ng, gamma = torch.sigmoid(x), torch.rsub(g, 1), self.gamma_cross
+        if is_binary(g, ng):
+            f = pow_tiny_floor_(_softplus(torch.addcmul(x, x, g, value=-2)), gamma)
+            cross1, cross0 = dot(g, f), dot(ng, f)
+        else:
+            cross1 = dot(g, pow_tiny_floor_(_softplus(x.neg()), gamma))
+            cross0 = dot(ng, pow_tiny_floor_(_softplus(x), gamma))
+        return dot(p, g), p.sum(-1), g.sum(-1), cross1, cross0, ng.sum(-1)
+
+    def _logit_grad(self, x: torch.Tensor, g: torch.Tensor, u: Sequence[torch.Tensor]) -> torch.Tensor:
+        """d/dx of the sums of :meth:`_logit_terms` weighted by ``u``: with ``q = 1 - p``, ``f`` the power,
+        ``p q (u_TP g + u_p) - u_cross1 g q f'(softplus(-x)) + u_cross0 (1 - g) p f'(softplus(x))``; for a binary
+        target ``f'(softplus(s)) sigmoid(s) (u_cross0 (1 - g) - u_cross1 g)`` with ``sigmoid(s)`` = ``q`` or ``p``."""
+        nx, ng, gamma = x.neg(), torch.rsub(g, 1), self.gamma_cross
+        p, q = torch.sigmoid(x), torch.sigmoid(nx)
+        if is_binary(g, ng):
+            d = d_pow_tiny_floor_(_softplus(torch.addcmul(x, x, g, value=-2)), gamma)
+            d.mul_(torch.lerp(p, q, g)).mul_((g * (u[3] + u[4]).neg_()).add_(u[4]))  # lerp: exact at 0 and 1
+        else:
+            d = d_pow_tiny_floor_(_softplus(nx), gamma).mul_(q).mul_(g).mul_(u[3]).neg_()
+            d.addcmul_(d_pow_tiny_floor_(_softplus(x), gamma).mul_(p).mul_(ng), u[4])
+        return d.addcmul_(p.mul_(q), (g * u[0]).add_(u[1]))
+
+    def activated_partials(self, a: Activated, grads: Sequence[torch.Tensor]) -> tuple | torch.Tensor:
         u = self.upstream(grads)
+        if _on_logits(a):
+            return self.full_channels(self._logit_grad(self.kept(a.prims.x), self.kept(a.g), u))
         g = self.kept(a.g)
-        dp = self.full_channels(torch.addcmul(u[1], u[0], g))
+        dp = self.full_channels((g * u[0]).add_(u[1]))
         if a.categorical:  # cross_c = sum g_c f(-log p_c)
             return dp, -(u[3] * a.g * self.d_pow(-a.logp)), None
         d_cross1 = -(u[3] * g * self.d_pow(-self.kept(a.logp)))

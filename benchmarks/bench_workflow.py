@@ -10,8 +10,10 @@ of 240x240x160, ``sw_batch_size`` 1, overlap 0.5, constant blending.
 Printed: one training step (forward, loss, backward, Adam step) in ms and in ns per patch voxel; the share
 of the loss in it; one sliding-window inference of a BraTS-sized volume (4, 240, 240, 155); and, with
 ``--loader``, the time the bundle's cached training data loader takes per batch next to the step time (the
-loader must not starve the network). On CPU the full sizes take minutes: ``--quick`` halves every edge of the
-volume and of the zoo's patch and window (ours as configured).
+loader must not starve the network), with process workers (``DataLoader``, the config's) and with MONAI's
+``ThreadDataLoader`` (``--train#dataloader#_target_ ThreadDataLoader`` on the bundle's command line). On CPU
+the full sizes take minutes: ``--quick`` halves every edge of the volume and of the zoo's patch and window (ours
+as configured).
 
 Usage::
 
@@ -38,6 +40,8 @@ from benchmarks._timing import interleaved_medians, synchronize
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BRATS_VOLUME = (240, 240, 155)
+# the training loader classes compared: process workers (the config's) and MONAI's thread-buffered loader
+LOADERS = ("DataLoader", "ThreadDataLoader")
 ZOO = {
     "network": {"blocks_down": [1, 2, 2, 4], "blocks_up": [1, 1, 1], "init_filters": 16, "dropout_prob": 0.2},
     "patch": (224, 224, 144),
@@ -130,14 +134,16 @@ def inference_timer(settings: dict, volume: tuple, in_channels: int, device: tor
     return infer
 
 
-def loader_timer(n_cases: int, shape: tuple, epochs: int) -> tuple[float, float, int]:
+def loader_timer(n_cases: int, shape: tuple, epochs: int, target: str = "DataLoader") -> tuple[float, float, int]:
     """Build the bundle's cached training loader on a synthetic data set (time of the caching), then time
-    ``epochs`` passes: seconds per batch."""
+    ``epochs`` passes: seconds per batch. ``target``: the loader class, as a user overrides it on the command
+    line (``--train#dataloader#_target_ ThreadDataLoader``)."""
     with tempfile.TemporaryDirectory() as tmp:
         parser = bundle_config()
         parser["bundle_root"] = tmp
         parser["synthetic_num_cases"] = n_cases
         parser["synthetic_shape"] = list(shape)
+        parser["train#dataloader#_target_"] = target
         start = time.perf_counter()
         loader = parser.get_parsed_content("train#dataloader")
         cache_s = time.perf_counter() - start
@@ -211,13 +217,16 @@ def main(
             print(f"| {label} | {t:.1f} |", flush=True)
     if loader:
         n_cases, shape = (4, (48, 48, 32)) if quick else (12, (96, 96, 64))
-        cache_s, per_batch, n = loader_timer(n_cases, shape, epochs=2)
-        print(f"\n| cached training loader ({n_cases} synthetic cases {shape}) | value |\n|---|---:|")
-        print(f"| caching (CacheDataset build) s | {cache_s:.1f} |")
-        print(f"| ms per batch ({n} batches) | {1e3 * per_batch:.0f} |")
+        print(f"\n| cached training loader ({n_cases} synthetic cases {shape}) | caching s | ms per batch |")
+        print("|---|---:|---:|")
+        for target in LOADERS:
+            cache_s, per_batch, n = loader_timer(n_cases, shape, epochs=2, target=target)
+            verdict = ""
+            if step_ms is not None:
+                verdict = " (keeps up)" if 1e3 * per_batch <= step_ms else " (starves the network)"
+            print(f"| {target}, {n} batches | {cache_s:.1f} | {1e3 * per_batch:.0f}{verdict} |")
         if step_ms is not None:
-            verdict = "keeps up" if 1e3 * per_batch <= step_ms else "starves the network"
-            print(f"| our training step ms | {step_ms:.0f} ({verdict}) |")
+            print(f"| our training step | | {step_ms:.0f} |")
 
 
 if __name__ == "__main__":

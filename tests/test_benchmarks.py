@@ -111,3 +111,16 @@ def test_report_renders_the_bench_json(tmp_path):
     text = report.render(json.loads(out.read_text()))
     assert "logits (2, 3, 8, 8, 8)" in text and "**sigmoid**" in text and "**softmax**" in text
     assert text.count("| dice |") == 2 and text.count("| focal |") == 2
+
+
+def test_loader_timer_builds_the_chosen_loader_class(monkeypatch):
+    # the override a user gives on the command line (--train#dataloader#_target_ ThreadDataLoader) reaches
+    # the loader the timer iterates
+    from monai.data import DataLoader, ThreadDataLoader
+
+    seen = []
+    for cls in (DataLoader, ThreadDataLoader):
+        monkeypatch.setattr(cls, "__iter__", lambda self, _it=cls.__iter__: seen.append(type(self)) or _it(self))
+    cache_s, per_batch, n = bench_workflow.loader_timer(2, (32, 32, 32), epochs=1, target="ThreadDataLoader")
+    assert n >= 1 and per_batch > 0 and cache_s > 0
+    assert seen and all(t is ThreadDataLoader for t in seen)

@@ -19,7 +19,7 @@ import torch
 from monai.losses.focal_loss import sigmoid_focal_loss, softmax_focal_loss
 
 from scripts.losses import CheckedFocalLoss, _chunked, build_loss
-from scripts.losses._activation import others_sum
+from scripts.losses._activation import LazyPrims, others_sum
 
 GAMMAS = [0.0, 0.5, 1.0, 2.0, 2.7]
 ALPHAS = [None, 0.25, [0.3, 0.6, 0.9]]
@@ -188,3 +188,19 @@ def test_dice_focal_on_softmax_equals_generic_path(background, channels, gamma):
         (value, grad), (want, want_grad) = fast_and_generic("dice_focal", flags, x, target)
         torch.testing.assert_close(value, want, rtol=1e-10, atol=1e-14)
         torch.testing.assert_close(grad, want_grad, rtol=1e-8, atol=1e-14)
+
+
+@pytest.mark.parametrize("name", ["combo", "bce", "bce_dice"])
+@pytest.mark.parametrize("saturated", [False, True])
+def test_log1m_softmax_from_probabilities_equals_log_sum_exp_form(name, saturated):
+    """``log(1 - p_c)`` in softmax mode is ``log(sum_{k != c} p_k)``; where such a sum underflows (logits apart
+    by 1e3 in float32) the slice takes the log-sum-exp form. Both against autograd through the log-sum-exp form."""
+    x, gen = logits(3, seed=6)
+    x = x.float()
+    if saturated:
+        x[1, :, 1, 1, 1] = torch.tensor([1e3, -1e3, 0.0])
+    assert (LazyPrims(x.flatten(2), "softmax").one_minus_p is None) == saturated
+    labels = torch.randint(0, 3, (2, 1, 3, 4, 5), generator=gen).float()
+    (value, grad), (want, want_grad) = fast_and_generic(name, {"softmax": True, "to_onehot_y": True}, x, labels)
+    torch.testing.assert_close(value, want, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(grad, want_grad, rtol=1e-4, atol=1e-7)

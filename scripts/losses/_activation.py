@@ -8,9 +8,10 @@ and maps their gradients to the logits in a few element-wise operations:
 - ``sigmoid`` (per-channel binary): ``p = sigmoid(x)``, ``log p = min(x, 0) - log1p(exp(-|x|))``,
   ``log(1 - p) = min(-x, 0) - log1p(exp(-|x|))`` (the formulas of ``torch.nn.functional.logsigmoid``);
   ``dx = dp p (1 - p) + dlogp (1 - p) - dlog1mp p`` with ``1 - p = sigmoid(-x)``.
-- ``softmax`` (categorical): ``p = softmax(x)``, ``log p = log_softmax(x)``, ``log(1 - p_c) = LSE_{k != c} x_k -
-  LSE_k x_k`` (:func:`log1m_softmax`); ``dx = dlogp + p dp - p sum_c (dlogp_c + p_c dp_c + r_c) +
-  sum_{c != k} r_c exp(x_k - LSE_{j != c} x_j)`` for ``r = dlog1mp`` (each exponential is at most 1).
+- ``softmax`` (categorical): ``p = softmax(x)``, ``log p = log_softmax(x)``, ``log(1 - p_c) = log(sum_{k != c}
+  p_k)`` (:func:`others_sum`: no cancellation), or, where such a sum underflows, ``LSE_{k != c} x_k - LSE_k x_k``
+  (:func:`log1m_softmax`); ``dx = dlogp + p dp - p sum_c (dlogp_c + p_c dp_c + r_c) + sum_{c != k} r_c
+  exp(x_k - LSE_{j != c} x_j)`` for ``r = dlog1mp``, each exponential, ``p_k / (1 - p_c)``, at most 1.
 - ``none`` (probabilities): ``log p`` and ``log(1 - p)`` of ``p`` clipped to ``[1e-7, 1 - 1e-7]``; the clip
   passes gradient inside the interval only, as ``torch.clamp`` does.
 
@@ -27,6 +28,8 @@ import torch
 import torch.nn.functional as F
 
 PROB_CLIP = 1e-7
+# below this, a sum of softmax probabilities has lost relative precision (float32: ~1e-31)
+SOFTMAX_Q_FLOOR = {dt: torch.finfo(dt).tiny / torch.finfo(dt).eps for dt in (torch.float32, torch.float64)}
 LOG_CLIP_LOW = math.log(PROB_CLIP)
 LOG_CLIP_HIGH = math.log1p(-PROB_CLIP)
 MODES = ("sigmoid", "softmax", "none")
@@ -115,6 +118,8 @@ class LazyPrims:
     logp = property(lambda self: self._get("logp"))
     log1mp = property(lambda self: self._get("log1mp"))
     others = property(lambda self: self._get("others"))  # softmax: LSE over the channels other than c
+    # softmax: 1 - p_c as the sum of the other probabilities, None where one underflows (then ``others``)
+    one_minus_p = property(lambda self: self._get("one_minus_p"))
 
     def _p(self) -> torch.Tensor:
         if self.mode == "sigmoid":
@@ -143,10 +148,20 @@ class LazyPrims:
         if self.mode == "sigmoid":
             return self.x.neg().clamp_(max=0).sub_(self._get("softplus"))
         if self.mode == "softmax":
+            q = self.one_minus_p
+            if q is not None:
+                return q.log()
             lse, others = log_sum_exp_others(self.x)
             self._cache["others"] = others
             return others - lse
         return torch.log1p(-self._get("clipped"))
+
+    def _one_minus_p(self) -> torch.Tensor | None:
+        """``sum_{k != c} p_k`` (no cancellation, and no log-sum-exp chains: a fraction of their cost), or None
+        if any falls below ``tiny / eps`` of the dtype (where it loses relative precision to underflow; e.g.
+        logits apart by more than ~70 in float32): then the log-sum-exp form, exact there, is used."""
+        q = others_sum(self._get("p"))
+        return q if bool(q.amin() >= SOFTMAX_Q_FLOOR[q.dtype]) else None
 
     def _others(self) -> torch.Tensor:
         self._get("log1mp")
@@ -239,6 +254,10 @@ class SliceActivation:
         if dlog1mp is not None:
             s = dlog1mp.sum(1, keepdim=True)
             total = s if total is None else total.add_(s)
+            q = prims.one_minus_p
+            if q is not None:  # exp(x_k - LSE_{j != c}) = p_k / (1 - p_c), at most 1: sum_{c != k} r_c p_k / (1 - p_c)
+                grad.addcmul_(p, others_sum(dlog1mp / q))
+                return grad.addcmul_(p, total, value=-1)
             n = x.shape[1]
             others = prims.others
             for c in range(n):

@@ -47,7 +47,10 @@ class DiceFocalLoss(LogProbLoss):
     Numerics: logs from the logits (``logsigmoid``; ``log_softmax`` and a log-sum-exp over the other channels
     for ``log(1 - p_c)``), the modulating factor as ``exp(gamma log(1 - p))``, so value and gradient are
     finite at logits of +-1e4 and for any ``gamma >= 0``. With probabilities as input, logs of ``p`` clipped to
-    ``[1e-7, 1 - 1e-7]``.
+    ``[1e-7, 1 - 1e-7]``. The sliced passes (issue 6) compute the same values (to rounding) in fewer passes: in
+    sigmoid mode from the logits (``-log p = softplus(-x)``, ``(1 - p)^gamma = sigmoid(-x)^gamma``; for a binary
+    target one term per voxel, ``sigmoid(s)^gamma softplus(s)``, ``s = x (1 - 2g)``); in softmax mode with
+    ``gamma >= 1``, ``(1 - p_c)^gamma`` as a power of the sum of the other probabilities (no cancellation).
 
     Args:
         lambda_dice, lambda_focal: weights of the two terms, >= 0. gamma: focusing exponent, >= 0.

@@ -49,7 +49,9 @@ class ExpLogLoss(LogProbLoss):
 
     Numerics: ``-ln p`` comes from the logits (``softplus(-x)``, ``-log_softmax``), ``-ln Dice`` from a Dice
     floored at the smallest normal float; the bases of the powers ``x^0.3`` are floored at the smallest normal
-    float (value exact to ~1e-11, gradient finite at a perfect prediction, where the slope is infinite).
+    float (value exact to ~1e-11, gradient finite at a perfect prediction, where the slope is infinite). In
+    sigmoid mode the sliced passes take everything from the logits, and for a binary target one power per voxel
+    (its own label's term) instead of two.
 
     Modes:
 

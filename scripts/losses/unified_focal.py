@@ -44,7 +44,10 @@ equals the two-channel reference on ``[1 - p, p]``.
 Numerics: computed in float32 (float64 input stays float64) outside autocast; ``log p`` and ``log(1 - p)``
 come from the logits and are clipped in log space (the same clip as the reference, exact near the bounds);
 ``(1 - p)^gamma`` is ``exp(gamma log(1 - p))``; ``1 - mTI`` is computed from FN and FP without cancellation and
-floored at the smallest normal float before the power ``1 - gamma`` (finite gradient at mTI = 1).
+floored at the smallest normal float before the power ``1 - gamma`` (finite gradient at mTI = 1). The sliced
+passes (issue 6) compute the same values to rounding in fewer passes: from the clipped logits in sigmoid mode
+(``scripts/losses/_unified_focal_logits.py``), from the softmax probabilities, with ``1 - p_c`` as the sum of
+the other probabilities, in softmax mode (``scripts/losses/_unified_focal_softmax.py``).
 
 Empty classes: with the reference's smoothing of 1e-7, an empty class predicted empty still has
 ``FP >= 1e-7 N`` from the clipped probabilities (``N`` voxels), so ``mTI = 1 / (1 + (1 - delta) N)`` and its

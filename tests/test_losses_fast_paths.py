@@ -204,3 +204,16 @@ def test_log1m_softmax_from_probabilities_equals_log_sum_exp_form(name, saturate
     (value, grad), (want, want_grad) = fast_and_generic(name, {"softmax": True, "to_onehot_y": True}, x, labels)
     torch.testing.assert_close(value, want, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(grad, want_grad, rtol=1e-4, atol=1e-7)
+
+
+@pytest.mark.parametrize("gamma_cross", [0.3, 1.0, 2.0])
+@pytest.mark.parametrize("channels", [2, 3, 4])
+@pytest.mark.parametrize("background", [True, False])
+def test_exp_log_on_softmax_labels_equals_generic_path(background, channels, gamma_cross):
+    """Labels made one-hot: one power per voxel, of its label's -ln p (vs every channel's power times g)."""
+    x, gen = logits(channels, seed=7)
+    labels = torch.randint(0, channels, (2, 1, 3, 4, 5), generator=gen).double()
+    flags = {"softmax": True, "to_onehot_y": True, "include_background": background, "gamma_cross": gamma_cross}
+    (value, grad), (want, want_grad) = fast_and_generic("exp_log", flags, x, labels)
+    torch.testing.assert_close(value, want, rtol=1e-10, atol=1e-14)
+    torch.testing.assert_close(grad, want_grad, rtol=1e-8, atol=1e-14)

@@ -26,6 +26,12 @@ def _softplus(t: torch.Tensor) -> torch.Tensor:
     return F.softplus(t, threshold=SOFTPLUS_THRESHOLD)
 
 
+def _label_nll(a: Activated) -> torch.Tensor:
+    """``-ln p_l`` of each voxel's label ``l``, ``(B, 1, n)``, for a one-hot ``g``: ``-sum_c g_c ln p_c`` (exact:
+    one non-zero term)."""
+    return (a.g * a.logp).sum(1, keepdim=True).neg_()
+
+
 def _on_logits(a: Activated) -> bool:
     """Per-channel binary mode on sigmoid logits without autograd: computed from the logits directly."""
     return not a.categorical and isinstance(a.prims, LazyPrims) and a.prims.mode == "sigmoid"
@@ -111,11 +117,19 @@ class ExpLogLoss(LogProbLoss):
         region = region_sums(p, g)
         if a.categorical:
             # per (b, c): sum_x g_c (-ln p_c)^gamma and the label count f_c; w_c is applied to the volume sums
+            if self._one_hot(a):  # one power per voxel, of its label's -ln p
+                f = pow_tiny_floor_(_label_nll(a), self.gamma_cross)
+                return *region, dot(a.g, f), a.g.sum(-1)
             return *region, (a.g * pow_tiny_floor(-a.logp, self.gamma_cross)).sum(-1), a.g.sum(-1)
         logp, log1mp = self.kept(a.logp), self.kept(a.log1mp)
         cross1 = (g * pow_tiny_floor(-logp, self.gamma_cross)).sum(-1)
         cross0 = ((1 - g) * pow_tiny_floor(-log1mp, self.gamma_cross)).sum(-1)
         return *region, cross1, cross0, (1 - g).sum(-1)
+
+    def _one_hot(self, a: Activated) -> bool:
+        """Labels made one-hot on the slice (``to_onehot_y``), sliced pass without autograd: exactly one ``g_c = 1``
+        per voxel, so ``sum_c g_c f(-ln p_c) = f(-ln p_l)`` with ``l`` the voxel's label."""
+        return self.to_onehot_y and a.g.shape[1] > 1 and isinstance(a.prims, LazyPrims)
 
     def _logit_terms(self, x: torch.Tensor, g: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """The per-channel binary sums from logits ``x``: ``-log p = softplus(-x)``, ``-log(1 - p) = softplus(x)``.
@@ -152,6 +166,9 @@ class ExpLogLoss(LogProbLoss):
         g = self.kept(a.g)
         dp = self.full_channels((g * u[0]).add_(u[1]))
         if a.categorical:  # cross_c = sum g_c f(-log p_c)
+            if self._one_hot(a):
+                d = d_pow_tiny_floor_(_label_nll(a), self.gamma_cross)
+                return dp, (a.g * d).mul_(u[3]).neg_(), None
             return dp, -(u[3] * a.g * self.d_pow(-a.logp)), None
         d_cross1 = -(u[3] * g * self.d_pow(-self.kept(a.logp)))
         d_cross0 = -(u[4] * (1 - g) * self.d_pow(-self.kept(a.log1mp)))

@@ -45,8 +45,8 @@ def _inside(clipped: torch.Tensor, raw: torch.Tensor) -> torch.Tensor:
     return torch.eq(clipped, raw, out=out)
 
 
-def _modulated(symmetric: bool, q: torch.Tensor, gamma: float) -> torch.Tensor:
-    """``Q^gamma`` on the modulated channels: all (symmetric), or channel 0 (``q`` holds channel 0 only)."""
+def _modulated(q: torch.Tensor, gamma: float) -> torch.Tensor:
+    """``Q^gamma`` as a new tensor (of all channels, symmetric variants; of channel 0, asymmetric ones)."""
     return q.pow(gamma) if gamma != 1 else q.clone()
 
 
@@ -57,22 +57,48 @@ def _weights(n: int, delta: float, like: torch.Tensor) -> torch.Tensor:
     return w
 
 
+def _label(g: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """``t`` at each voxel's label, ``(B, 1, n)``, for a one-hot ``g`` (``sum_c g_c t_c``: one non-zero term)."""
+    return (g * t).sum(1, keepdim=True)
+
+
+def _label_modulation(g: torch.Tensor, q: torch.Tensor, gamma: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """For a one-hot ``g`` (symmetric variants): ``(M_l, dM_l/dQ_l) = (Q_l^gamma, gamma Q_l^(gamma - 1))`` at each
+    voxel's label ``l``."""
+    q_l = _label(g, q)
+    m_l = _modulated(q_l, gamma)
+    return m_l, m_l.div(q_l).mul_(gamma)
+
+
 def softmax_terms(
-    prims: LazyPrims, g: torch.Tensor, delta: float, gamma: float, symmetric: bool, focal: bool, tversky: bool
+    prims: LazyPrims,
+    g: torch.Tensor,
+    delta: float,
+    gamma: float,
+    symmetric: bool,
+    focal: bool,
+    tversky: bool,
+    one_hot: bool = False,
 ) -> tuple[torch.Tensor, ...]:
     """The voxel sums of a slice (softmax primitives ``prims`` and one-hot target ``g``, ``(B, C, n)``, no
-    autograd): ``(focal part (B, 1),)`` if ``focal``, then ``(TP, FN, FP)`` (each ``(B, C)``) if ``tversky``."""
+    autograd): ``(focal part (B, 1),)`` if ``focal``, then ``(TP, FN, FP)`` (each ``(B, C)``) if ``tversky``.
+    ``one_hot`` (symmetric variants): ``g`` has one class per voxel (labels), so the focal terms are computed at
+    that class only."""
     p = prims.p
     big_p = _clip(p)
     q_all = tversky or symmetric
     q = _clip(others_sum(p)) if q_all else _clip(p[:, 1:].sum(1, keepdim=True))
     out = []
-    if focal:
+    if focal and one_hot and symmetric:  # F_c = sum_x g_c A_l M_l
+        m_l, _ = _label_modulation(g, q, gamma)
+        w = _weights(p.shape[1], delta, p)[..., 0]
+        out.append((dot(g, _label(g, big_p).log_().mul_(m_l)) * w).sum(1, keepdim=True).neg_())
+    elif focal:
         f = prims.logp.clamp(LOG_CLIP_LOW, LOG_CLIP_HIGH).mul_(g)  # g A
         if symmetric:
-            f.mul_(_modulated(True, q, gamma))
+            f.mul_(_modulated(q, gamma))
         else:
-            f[:, :1].mul_(_modulated(False, q[:, :1], gamma))
+            f[:, :1].mul_(_modulated(q[:, :1], gamma))
         w = _weights(p.shape[1], delta, p)[..., 0]
         out.append((f.sum(-1) * w).sum(1, keepdim=True).neg_())
     if tversky:
@@ -88,6 +114,7 @@ def softmax_grad(
     symmetric: bool,
     focal: bool,
     tversky: bool,
+    one_hot: bool,
     grads: Sequence[torch.Tensor],
 ) -> torch.Tensor:
     """``d(sum_k grads[k] * softmax_terms(...)[k]) / dx`` for the logits ``x`` of ``p = softmax(x)``."""
@@ -98,15 +125,20 @@ def softmax_grad(
     q_raw = others_sum(p) if q_all else p[:, 1:].sum(1, keepdim=True)
     q = _clip(q_raw)
     d_a, d_p, d_q = None, None, None  # d/dA, d/dP, d/dQ (each (B, C, n); d_q (B, 1, n) for channel 0 only)
-    if focal:
+    if focal and one_hot and symmetric:  # at each voxel's label l only: dA_l = uw_l M_l, dQ_l = uw_l A_l dM_l/dQ_l
+        uw = _label(g, grads.pop(0) * _weights(p.shape[1], delta, p).neg_())
+        m_l, dm_l = _label_modulation(g, q, gamma)
+        d_q = g * _label(g, big_p).log_().mul_(uw).mul_(dm_l)
+        d_a = g * uw.mul_(m_l)
+    elif focal:
         uw = grads.pop(0) * _weights(p.shape[1], delta, p).neg_()  # dF_c: -w_c u_f, (B, C, 1)
         gu = g * uw
         if symmetric:
-            m = _modulated(True, q, gamma)
+            m = _modulated(q, gamma)
             d_q = prims.logp.clamp(LOG_CLIP_LOW, LOG_CLIP_HIGH).mul_(gu).mul_(m.div(q)).mul_(gamma)
             d_a = gu.mul_(m)
         else:
-            m0 = _modulated(False, q[:, :1], gamma)
+            m0 = _modulated(q[:, :1], gamma)
             d_q = big_p[:, :1].log().mul_(gu[:, :1]).mul_(m0.div(q[:, :1])).mul_(gamma)  # channel 0: log P_0
             d_a = gu
             d_a[:, :1].mul_(m0)

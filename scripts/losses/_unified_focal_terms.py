@@ -48,6 +48,7 @@ class UnifiedConfig:
     focal: bool
     tversky: bool
     kept: Callable[[torch.Tensor], torch.Tensor]  # drops channel 0 (per-channel mode, include_background=False)
+    one_hot: bool = False  # labels made one-hot on the slice (to_onehot_y): one class per voxel (symmetric: used)
 
 
 def _clipped(a: Activated) -> tuple[torch.Tensor, torch.Tensor]:
@@ -97,7 +98,7 @@ def _logit_args(a: Activated, cfg: UnifiedConfig) -> tuple:
 
 
 def _softmax_args(a: Activated, cfg: UnifiedConfig) -> tuple:
-    return a.prims, a.g, cfg.delta, cfg.gamma, cfg.symmetric, cfg.focal, cfg.tversky
+    return a.prims, a.g, cfg.delta, cfg.gamma, cfg.symmetric, cfg.focal, cfg.tversky, cfg.one_hot
 
 
 def unified_terms(a: Activated, cfg: UnifiedConfig) -> tuple[torch.Tensor, ...]:

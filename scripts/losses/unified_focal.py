@@ -106,7 +106,9 @@ class _UnifiedFocalFamily(LogProbLoss):
         return False
 
     def config(self) -> UnifiedConfig:
-        return UnifiedConfig(self.delta, self.gamma, self.symmetric, self.focal_part, self.tversky_part, self.kept)
+        args = (self.delta, self.gamma, self.symmetric, self.focal_part, self.tversky_part, self.kept)
+        # labels: focal terms at each voxel's class only (measured faster for the symmetric variants only)
+        return UnifiedConfig(*args, one_hot=self.to_onehot_y and self.symmetric)
 
     def activated_terms(self, a: Activated) -> tuple[torch.Tensor, ...]:
         return unified_terms(a, self.config())

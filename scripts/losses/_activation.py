@@ -159,7 +159,10 @@ class LazyPrims:
     def _one_minus_p(self) -> torch.Tensor | None:
         """``sum_{k != c} p_k`` (no cancellation, and no log-sum-exp chains: a fraction of their cost), or None
         if any falls below ``tiny / eps`` of the dtype (where it loses relative precision to underflow; e.g.
-        logits apart by more than ~70 in float32): then the log-sum-exp form, exact there, is used."""
+        logits apart by more than ~70 in float32): then the log-sum-exp form, exact there, is used. CPU only (None
+        elsewhere): on CUDA the check would cost a device synchronisation per slice."""
+        if self.x.device.type != "cpu":
+            return None
         q = others_sum(self._get("p"))
         return q if bool(q.amin() >= SOFTMAX_Q_FLOOR[q.dtype]) else None
 

@@ -59,7 +59,10 @@ def d_pow_tiny_floor_(base: torch.Tensor, exponent: float) -> torch.Tensor:
 
 def is_binary(g: torch.Tensor, ng: torch.Tensor) -> bool:
     """Whether every target value of a slice is 0 or 1 (``g (1 - g) = 0``; ``ng = 1 - g``): then a per-channel
-    binary loss needs, at each voxel, the term of that voxel's label only."""
+    binary loss needs, at each voxel, the term of that voxel's label only. CPU only (False elsewhere): on CUDA
+    the answer would cost a device synchronisation per slice."""
+    if g.device.type != "cpu":
+        return False
     return not bool((g * ng).sum())  # a sum of non-negative values (torch.any on floats is 4x slower)
 
 

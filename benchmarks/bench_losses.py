@@ -23,6 +23,7 @@ from collections.abc import Sequence
 import fire
 import torch
 
+from benchmarks._allocator import REGIMES, set_regime
 from benchmarks._batches import brats_like, kits_like
 from benchmarks._counterparts import counterparts
 from benchmarks._machine import describe
@@ -174,13 +175,18 @@ def main(
     memory: bool = True,
     threads: int | None = None,
     clock: str = "wall",
+    allocator: str = "default",
     json_out: str | None = None,
 ) -> None:
     """Print the tables. ``size``: edge of the cubic volume (default 128, 64 with ``--quick``); ``threads``:
     torch's intra-op threads (default: torch's, one per core); ``clock``: ``"wall"`` or ``"cpu"`` (process
-    time, see ``benchmarks/_timing.py``; use with ``--threads 1``)."""
+    time, see ``benchmarks/_timing.py``; use with ``--threads 1``); ``allocator``: ``"default"`` or ``"warm"``
+    (see ``benchmarks/_allocator.py``)."""
     if clock not in CLOCKS:
         raise ValueError(f"clock must be one of {sorted(CLOCKS)}, got {clock!r}.")
+    if allocator not in REGIMES:
+        raise ValueError(f"allocator must be one of {REGIMES}, got {allocator!r}.")
+    set_regime(allocator)
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if threads:
         torch.set_num_threads(threads)
@@ -196,8 +202,8 @@ def main(
     spatial = (size,) * 3
     print(f"# machine: {describe(dev)}")
     print(
-        f"# logits ({batch}, 3, {', '.join(map(str, spatial))}); {repeats} repeats, {clock} clock; "
-        "memory as x logits size\n"
+        f"# logits ({batch}, 3, {', '.join(map(str, spatial))}); {repeats} repeats, {clock} clock, "
+        f"{allocator} allocator; memory as x logits size\n"
     )
     print(HEADER)
     rows = []
@@ -217,6 +223,7 @@ def main(
                 "spatial": spatial,
                 "repeats": repeats,
                 "clock": clock,
+                "allocator": allocator,
                 "rows": rows,
             }
             json.dump(record, f, indent=1)

@@ -52,7 +52,8 @@ def table(rows: list[dict]) -> str:
 def render(record: dict) -> str:
     """One section per mode: the run's floor, then the table."""
     shape = (record.get("batch", 2), 3, *record["spatial"])
-    out = [f"Machine: {record['machine']}; logits {shape}, {record['repeats']} repeats (median)."]
+    regime = record.get("allocator", "default")
+    out = [f"Machine: {record['machine']}; logits {shape}, {record['repeats']} repeats (median), {regime} allocator."]
     for mode in dict.fromkeys(r["mode"] for r in record["rows"]):
         rows = [r for r in record["rows"] if r["mode"] == mode]
         out.append(f"\n**{mode}** (floor: median {rows[0]['run_floor_ms']:.1f} ms over the run)\n")

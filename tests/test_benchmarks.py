@@ -124,3 +124,43 @@ def test_loader_timer_builds_the_chosen_loader_class(monkeypatch):
     cache_s, per_batch, n = bench_workflow.loader_timer(2, (32, 32, 32), epochs=1, target="ThreadDataLoader")
     assert n >= 1 and per_batch > 0 and cache_s > 0
     assert seen and all(t is ThreadDataLoader for t in seen)
+
+
+_RSS_AFTER_FREE = """
+import sys, torch
+from benchmarks._allocator import set_regime
+set_regime(sys.argv[1])
+def rss():
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS")) * 1024
+before = rss()
+t = torch.ones(50 * 2**20 // 4)  # 50 MiB, touched
+del t
+print(rss() - before)
+"""
+
+
+def test_warm_allocator_keeps_freed_memory_mapped(tmp_path):
+    # default glibc returns a 50 MiB block to the system on free (the next call faults it in again); the warm
+    # regime keeps it in the heap
+    import subprocess
+    import sys
+
+    script = tmp_path / "rss.py"
+    script.write_text(_RSS_AFTER_FREE)
+    kept = {}
+    for regime in ("default", "warm"):
+        out = subprocess.run([sys.executable, str(script), regime], capture_output=True, text=True, check=True)
+        kept[regime] = int(out.stdout.strip().splitlines()[-1])
+    assert kept["default"] < 10 * 2**20 and kept["warm"] > 40 * 2**20
+
+
+def test_allocator_regime_is_checked():
+    import pytest
+
+    from benchmarks._allocator import set_regime
+
+    with pytest.raises(ValueError, match="allocator must be one of"):
+        set_regime("jemalloc")
+    with pytest.raises(ValueError, match="allocator must be one of"):
+        bench_losses.main(names=["dice"], size=8, repeats=1, allocator="cold")

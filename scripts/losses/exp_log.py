@@ -169,20 +169,10 @@ class ExpLogLoss(LogProbLoss):
             if self._one_hot(a):
                 d = d_pow_tiny_floor_(_label_nll(a), self.gamma_cross)
                 return dp, (a.g * d).mul_(u[3]).neg_(), None
-            return dp, -(u[3] * a.g * self.d_pow(-a.logp)), None
-        d_cross1 = -(u[3] * g * self.d_pow(-self.kept(a.logp)))
-        d_cross0 = -(u[4] * (1 - g) * self.d_pow(-self.kept(a.log1mp)))
+            return dp, -(u[3] * a.g * d_pow_tiny_floor_(-a.logp, self.gamma_cross)), None
+        d_cross1 = -(u[3] * g * d_pow_tiny_floor_(-self.kept(a.logp), self.gamma_cross))
+        d_cross0 = -(u[4] * (1 - g) * d_pow_tiny_floor_(-self.kept(a.log1mp), self.gamma_cross))
         return dp, self.full_channels(d_cross1), self.full_channels(d_cross0)
-
-    def d_pow(self, base: torch.Tensor) -> torch.Tensor:
-        """Derivative of ``pow_tiny_floor(base, gamma_cross)``: zero where the floor is active (``torch.clamp_min``)."""
-        gamma = self.gamma_cross
-        if gamma >= 1:
-            return base.pow(gamma - 1).mul_(gamma)
-        tiny = torch.finfo(base.dtype).tiny
-        above = torch.empty_like(base)
-        torch.ge(base, tiny, out=above)
-        return base.clamp_min(tiny).pow_(gamma - 1).mul_(above).mul_(gamma)
 
     def activated_head(self, sums: Sequence[torch.Tensor], n_voxels: int, categorical: bool) -> torch.Tensor:
         tp, sum_p, sum_g = sums[:3]

@@ -12,7 +12,7 @@ MONAI's module on each slice with autograd took 2-3x the time); the region losse
 region module runs on the whole volume. The tests compare each with MONAI's own module.
 The wrappers add what MONAI lacks:
 
-- the checks of :func:`scripts.losses._base.check_input_target` (shape mismatch, labels outside ``[0, C)``,
+- the checks of :func:`scripts.losses._base.check_input_target` (shape mismatch, labels outside ``[0, max(C, 2))``,
   non-finite input, softmax on one channel: ``ValueError`` naming the value; MONAI warns and carries on),
   and range checks on the hyper-parameters;
 - float32 computation outside autocast (fp16 sums over more than 65,504 voxels overflow);

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import torch
 
-from ._base import ImbalanceLoss, check_range, safe_pow
+from ._base import SegmentationLoss, pow_floored
+from ._checks import check_range
 
 
-class FocalTverskyLoss(ImbalanceLoss):
+class FocalTverskyLoss(SegmentationLoss):
     """Focal Tversky loss: the Tversky loss raised to a power, per class, before the class mean.
 
     Abraham N., Khan N.M., "A novel focal Tversky loss function with improved attention U-Net for lesion
@@ -18,23 +19,20 @@ class FocalTverskyLoss(ImbalanceLoss):
         TI   = (TP + smooth_nr) / (TP + alpha FP + beta FN + smooth_dr)
         loss = (1 - TI) ** gamma
 
-    with ``TP = sum p g``, ``FP = sum p (1 - g)``, ``FN = sum (1 - p) g``. The paper writes the exponent as
-    ``1/gamma`` with ``gamma = 4/3``; here ``gamma`` *is* the exponent (default 0.75 = 3/4), and its ``alpha``
-    (0.7) multiplies false negatives: here, as in Salehi's Tversky loss and MONAI, ``alpha`` weights false
-    positives (0.3) and ``beta`` false negatives (0.7), the same loss. The paper sums the class terms; our
-    ``reduction="mean"`` averages them over ``(b, c)`` (a constant factor ``C``), ``"sum"`` sums. The power is
-    applied per class before any reduction (applying it after the class mean, as some libraries do, is a
-    different loss). For ``gamma < 1`` the base ``1 - TI`` is clamped to ``>= 1e-7`` so that value and gradient
-    stay finite at a perfect prediction; for ``gamma > 1`` it is floored at 0 (with ``smooth_nr > smooth_dr``,
-    ``TI`` exceeds 1 near a perfect prediction, and a negative base to a power above 1 is NaN or has the wrong
-    sign). ``gamma = 1`` is the Tversky loss exactly.
+    The paper writes the exponent as ``1/gamma`` with ``gamma = 4/3``; here ``gamma`` *is* the exponent (default
+    0.75 = 3/4). Its ``alpha`` (0.7) multiplies false negatives; here, as in Salehi's Tversky loss and MONAI,
+    ``alpha`` weights false positives (0.3) and ``beta`` false negatives (0.7): the same loss. The paper sums the
+    class terms; ``reduction="mean"`` averages them over ``(b, c)`` (a constant factor). The power is applied per
+    class before any reduction (applying it after the class mean, as some libraries do, is a different loss).
+    ``1 - TI`` is floored at 0 (``TI`` exceeds 1 near a perfect prediction when ``smooth_nr > smooth_dr``), and
+    for ``gamma < 1`` at the smallest normal float, where the slope is infinite. ``gamma = 1`` is the Tversky loss.
 
-    Modes: ``sigmoid=True``: each channel is its own binary problem (foreground term only, as MONAI's region
+    Modes: ``sigmoid=True``: each channel its own binary problem (foreground term only, as MONAI's region
     losses); ``softmax=True``: one term per class.
 
     Args:
         alpha: weight of false positives, >= 0. beta: weight of false negatives, >= 0. gamma: exponent, > 0.
-        Others as :class:`scripts.losses._base.ImbalanceLoss`.
+        Others as :class:`scripts.losses._base.SegmentationLoss`.
 
     Shapes: input ``(B, C, *spatial)``; target ``(B, 1, *spatial)`` labels with ``to_onehot_y=True`` or
     ``(B, C, *spatial)``; ``reduction="none"`` gives ``(B, C)`` (``(1, C)`` with ``batch=True``).
@@ -59,9 +57,12 @@ class FocalTverskyLoss(ImbalanceLoss):
         smooth_nr: float = 1e-5,
         smooth_dr: float = 1e-5,
         batch: bool = False,
+        *,
+        compile: bool = True,
     ) -> None:
         super().__init__(
-            include_background, to_onehot_y, sigmoid, softmax, other_act, reduction, smooth_nr, smooth_dr, batch
+            include_background, to_onehot_y, sigmoid, softmax, other_act, reduction, smooth_nr, smooth_dr, batch,
+            compile=compile,
         )
         self.alpha = check_range("alpha", alpha, low=0.0)
         self.beta = check_range("beta", beta, low=0.0)
@@ -69,11 +70,7 @@ class FocalTverskyLoss(ImbalanceLoss):
             raise ValueError("alpha + beta must be > 0 (both 0 makes the Tversky index 1 for any prediction).")
         self.gamma = check_range("gamma", gamma, low=0.0, low_open=True)
 
-    def head(self, sums: Sequence[torch.Tensor], n_voxels: int) -> torch.Tensor:
-        tp, sum_p, sum_g = sums
-        fp, fn = sum_p - tp, sum_g - tp
+    def formula(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        tp, fp, fn = self.confusion(*self.activated(input, target))
         ti = (tp + self.smooth_nr) / (tp + self.alpha * fp + self.beta * fn + self.smooth_dr)
-        base = 1 - ti
-        if self.gamma > 1:
-            base = base.clamp_min(0)  # TI > 1 when smooth_nr > smooth_dr: a negative base ** 1.5 is NaN
-        return safe_pow(base, self.gamma)
+        return pow_floored((1 - ti).clamp_min(0), self.gamma)

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch.nn.modules.loss import _Loss
 
-from ._checks import check_activation, check_input_target, check_range, check_reduction
+from ._checks import LossInputError, check_activation, check_input_target, check_range, check_reduction
 
 # Probabilities given as input (no activation) are clipped to this before a log, as Keras's reference codes do.
 PROB_CLIP = 1e-7
@@ -79,6 +79,9 @@ class SegmentationLoss(_Loss):
         compile: compute the formula through ``torch.compile`` (default); ``False``: eagerly.
     """
 
+    # the categorical form has no meaning without the background term (it is what penalises false positives)
+    categorical_keeps_background = False
+
     def __init__(
         self,
         include_background: bool = True,
@@ -105,6 +108,8 @@ class SegmentationLoss(_Loss):
         self.batch = bool(batch)
         self.compile = bool(compile)
         self._compiled: Callable | None = None
+        if softmax and not include_background and self.categorical_keeps_background:
+            raise ValueError(self.background_needed())
 
     # ------------------------------------------------------------------ what a loss writes
     def formula(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -121,6 +126,14 @@ class SegmentationLoss(_Loss):
             softmax=self.softmax,
             include_background=self.include_background,
         )
+        if not self.include_background and self.categorical_keeps_background and self.categorical(input.shape[1]):
+            raise LossInputError(self.background_needed())
+
+    def background_needed(self) -> str:
+        return (
+            f"{type(self).__name__}: include_background=False is not supported in categorical mode (softmax, or 2+ "
+            "channels of probabilities): the background term is what penalises false positives."
+        )
 
     # ------------------------------------------------------------------ running it
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -128,10 +141,14 @@ class SegmentationLoss(_Loss):
         with torch.autocast(device_type=device, enabled=False):
             self.check(input, target)
             x = input if input.dtype == torch.float64 else input.float()
-            return self.run(self.reduced_formula, x, target)
+            return self.run(self.reduced_formula, x, target, *self.extra_inputs(x, target))
 
-    def reduced_formula(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return reduce(self.formula(input, target), self.reduction)
+    def extra_inputs(self, input: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Further arguments of :meth:`formula` computed eagerly before it (e.g. a voxel selection); none here."""
+        return ()
+
+    def reduced_formula(self, input: torch.Tensor, target: torch.Tensor, *extra: torch.Tensor) -> torch.Tensor:
+        return reduce(self.formula(input, target, *extra), self.reduction)
 
     def run(self, fn: Callable[..., torch.Tensor], *args: torch.Tensor) -> torch.Tensor:
         """``fn(*args)`` through ``torch.compile`` when ``self.compile``; eagerly otherwise, and from the first
@@ -213,6 +230,14 @@ class SegmentationLoss(_Loss):
         """Soft ``TP = sum p g``, ``FP = sum p (1 - g)``, ``FN = sum (1 - p) g`` per ``(b, c)``."""
         tp = self.voxel_sum(p * g)
         return tp, self.voxel_sum(p) - tp, self.voxel_sum(g) - tp
+
+    def positive_weights(self, w: float, input: torch.Tensor) -> torch.Tensor:
+        """A binary loss's weight ``w`` of the positives, per kept channel ``(1, C)``. In categorical mode channel 0
+        (the background) is the complement problem, its positives the other classes' negatives: it gets ``1 - w``
+        (else, with two classes, its term mirrors the foreground's and ``w`` cancels out of the mean)."""
+        n = input.shape[1]
+        weights = [1 - w] + [w] * (n - 1) if self.categorical(n) else [w] * n
+        return self.kept(torch.tensor([weights], dtype=input.dtype, device=input.device))
 
     def activated(self, input: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(p, g)`` of the kept channels: what a region loss computes from."""

@@ -14,16 +14,19 @@ from typing import Any
 
 from torch.nn.modules.loss import _Loss
 
-from .bce_dice import BCEDiceLoss
 from .combo import ComboLoss
 from .cross_entropy import CrossEntropyLoss
+from .dice import DiceLoss
+from .dice_ce import DiceCELoss
 from .dice_focal import DiceFocalLoss
 from .dice_two_class import DiceTwoClassLoss
 from .exp_log import ExpLogLoss
+from .focal import FocalLoss
 from .focal_dice import FocalDiceLoss
 from .focal_tversky import FocalTverskyLoss
-from .monai_checked import CheckedDiceLoss, CheckedFocalLoss, CheckedGeneralizedDiceLoss, CheckedTverskyLoss
+from .generalized_dice import GeneralizedDiceLoss
 from .sensitivity_specificity import SensitivitySpecificityLoss
+from .tversky import TverskyLoss
 from .unified_focal import (
     AsymmetricFocalLoss,
     AsymmetricFocalTverskyLoss,
@@ -39,7 +42,8 @@ ACTIVATION_KEYS = ("sigmoid", "softmax", "other_act")
 
 @dataclass(frozen=True)
 class LossSpec:
-    """A catalogue entry: the class, its paper's defaults, the citation, and whether the class is MONAI's."""
+    """A catalogue entry: the class, its paper's defaults, the citation, and whether the class is a drop-in for
+    MONAI's class of the same name."""
 
     cls: type[_Loss]
     paper: str
@@ -48,15 +52,15 @@ class LossSpec:
 
 
 LOSSES: dict[str, LossSpec] = {
-    # --- region losses: MONAI's classes where they are exact (through the checked wrappers) ---
-    "dice": LossSpec(CheckedDiceLoss, "Milletari et al., V-Net, 3DV 2016 (Dice with linear denominator)", monai=True),
+    # --- region losses: the drop-ins for MONAI's classes, which are exact ---
+    "dice": LossSpec(DiceLoss, "Milletari et al., V-Net, 3DV 2016 (Dice with linear denominator)", monai=True),
     "dice_squared": LossSpec(
-        CheckedDiceLoss, "Milletari et al., V-Net, 3DV 2016 (squared denominator)", {"squared_pred": True}, monai=True
+        DiceLoss, "Milletari et al., V-Net, 3DV 2016 (squared denominator)", {"squared_pred": True}, monai=True
     ),
-    "iou": LossSpec(CheckedDiceLoss, "Rahman & Wang, ISVC 2016", {"jaccard": True}, monai=True),
-    "tversky": LossSpec(CheckedTverskyLoss, "Salehi et al., MLMI 2017", {"alpha": 0.3, "beta": 0.7}, monai=True),
+    "iou": LossSpec(DiceLoss, "Rahman & Wang, ISVC 2016", {"jaccard": True}, monai=True),
+    "tversky": LossSpec(TverskyLoss, "Salehi et al., MLMI 2017", {"alpha": 0.3, "beta": 0.7}, monai=True),
     "generalized_dice": LossSpec(
-        CheckedGeneralizedDiceLoss, "Sudre et al., DLMIA 2017", {"w_type": "square"}, monai=True
+        GeneralizedDiceLoss, "Sudre et al., DLMIA 2017", {"w_type": "square"}, monai=True
     ),
     # --- region losses of this package ---
     "dice_two_class": LossSpec(DiceTwoClassLoss, "Sudre et al., DLMIA 2017 (two-class Dice DL2)"),
@@ -72,14 +76,17 @@ LOSSES: dict[str, LossSpec] = {
     "ce": LossSpec(CrossEntropyLoss, "categorical cross-entropy", {"softmax": True}),
     "wce": LossSpec(WeightedCrossEntropyLoss, "Sudre et al., DLMIA 2017 (weighted CE)", {"pos_weight": "auto"}),
     "focal": LossSpec(
-        CheckedFocalLoss, "Lin et al., ICCV 2017", {"sigmoid": True, "gamma": 2.0, "alpha": 0.25}, monai=True
+        FocalLoss, "Lin et al., ICCV 2017", {"sigmoid": True, "gamma": 2.0, "alpha": 0.25}, monai=True
     ),
     # --- compound losses ---
-    "bce_dice": LossSpec(BCEDiceLoss, "CE + Dice (Milletari et al. 2016 Dice)", {"lambda_dice": 1.0, "lambda_ce": 1.0}),
+    "bce_dice": LossSpec(
+        DiceCELoss, "CE + Dice (Milletari et al. 2016 Dice)", {"lambda_dice": 1.0, "lambda_ce": 1.0}, monai=True
+    ),
     "dice_focal": LossSpec(
         DiceFocalLoss,
         "Zhu et al., AnatomyNet, Med. Phys. 2018",
         {"lambda_dice": 1.0, "lambda_focal": 1.0, "gamma": 2.0},
+        monai=True,
     ),
     "exp_log": LossSpec(
         ExpLogLoss,
@@ -120,6 +127,11 @@ def build_loss(name: str, **overrides: Any) -> _Loss:
             kwargs.pop(key, None)
     kwargs.update(overrides)
     params = inspect.signature(spec.cls).parameters
+    if "use_softmax" in params:  # MONAI's FocalLoss: the logits' activation is use_softmax (sigmoid otherwise)
+        if kwargs.pop("other_act", None) is not None or not (kwargs.get("sigmoid") or kwargs.get("softmax")):
+            raise ValueError(f"loss {name!r} takes logits: pass sigmoid=True (multi-label) or softmax=True.")
+        kwargs.pop("sigmoid", None)
+        kwargs["use_softmax"] = bool(kwargs.pop("softmax", False))
     unknown = sorted(set(kwargs) - set(params))
     if unknown:
         raise ValueError(

@@ -42,12 +42,10 @@ every other class enhanced; with two channels this is the binary reference code 
 equals the two-channel reference on ``[1 - p, p]``.
 
 Numerics: computed in float32 (float64 input stays float64) outside autocast; ``log p`` and ``log(1 - p)``
-come from the logits and are clipped in log space (the same clip as the reference, exact near the bounds);
-``(1 - p)^gamma`` is ``exp(gamma log(1 - p))``; ``1 - mTI`` is computed from FN and FP without cancellation and
-floored at the smallest normal float before the power ``1 - gamma`` (finite gradient at mTI = 1). The sliced
-passes (issue 6) compute the same values to rounding in fewer passes: from the clipped logits in sigmoid mode
-(``scripts/losses/_unified_focal_logits.py``), from the softmax probabilities, with ``1 - p_c`` as the sum of
-the other probabilities, in softmax mode (``scripts/losses/_unified_focal_softmax.py``).
+come from the logits and are clipped in log space to ``[log 1e-7, log(1 - 1e-7)]`` (the reference's clip of
+``p``, exact near the bounds); ``P = exp(clip log p)``, ``Q = exp(clip log(1 - p))``, ``(1 - p)^gamma`` is
+``exp(gamma log Q)``; ``1 - mTI`` is computed from FN and FP without cancellation and floored at the smallest
+normal float before the power ``1 - gamma`` (finite gradient at mTI = 1).
 
 Empty classes: with the reference's smoothing of 1e-7, an empty class predicted empty still has
 ``FP >= 1e-7 N`` from the clipped probabilities (``N`` voxels), so ``mTI = 1 / (1 + (1 - delta) N)`` and its
@@ -64,22 +62,26 @@ class terms instead of summing them).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import math
+from collections.abc import Callable
 
 import torch
 
-from ._base import check_range
-from ._log_probs import Activated, LogProbLoss
-from ._unified_focal_terms import UnifiedConfig, focal_tversky_part, member_sums, unified_partials, unified_terms
+from ._base import PROB_CLIP, SegmentationLoss, pow_floored
+from ._checks import check_range
+
+LOG_CLIP = (math.log(PROB_CLIP), math.log1p(-PROB_CLIP))
+
+# A member of a binary or categorical problem: its clipped log-probability, the log of its complement, its target.
+Member = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 
-class _UnifiedFocalFamily(LogProbLoss):
-    """Shared by the family: the background cannot be dropped in categorical mode; voxel sums and their
-    hand-written gradients from :mod:`scripts.losses._unified_focal_terms`."""
+class _UnifiedFocalFamily(SegmentationLoss):
+    """The family's shared formulas. ``focal_weight``: the weight of the focal part (1: focal loss only; 0: focal
+    Tversky only; ``weight``: the unified loss)."""
 
     symmetric: bool
-    focal_part = True
-    tversky_part = True
+    categorical_keeps_background = True
 
     def __init__(
         self,
@@ -89,44 +91,78 @@ class _UnifiedFocalFamily(LogProbLoss):
         softmax: bool,
         other_act: Callable | None,
         reduction: str,
+        delta: float,
+        gamma: float,
+        focal_weight: float,
+        gamma_high: float | None,
         smooth_nr: float = 1e-7,
         smooth_dr: float = 1e-7,
         batch: bool = False,
+        compile: bool = True,
     ) -> None:
         super().__init__(
-            include_background, to_onehot_y, sigmoid, softmax, other_act, reduction, smooth_nr, smooth_dr, batch
+            include_background, to_onehot_y, sigmoid, softmax, other_act, reduction, smooth_nr, smooth_dr, batch,
+            compile=compile,
         )
-        if softmax:
-            self.check_categorical_background(True)
+        self.delta = check_range("delta", delta, low=0.0, high=1.0)
+        self.gamma = check_range("gamma", gamma, low=0.0, high=gamma_high)
+        self.focal_weight = focal_weight
 
-    def check_mode(self, categorical: bool) -> None:
-        self.check_categorical_background(categorical)
+    def members(self, input: torch.Tensor, target: torch.Tensor) -> tuple[Member, Member]:
+        """``(background member, rare member)``. Categorical: channel 0 and channels 1..C-1. Per-channel binary:
+        ``[1 - p_c]`` against ``1 - g_c`` and ``[p_c]`` against ``g_c``, for every kept channel."""
+        log_p = self.log_probabilities(input).clamp(*LOG_CLIP)
+        log_q = self.log_complements(input).clamp(*LOG_CLIP)
+        g = self.one_hot_target(target, input.shape[1], input.dtype)
+        if self.categorical(input.shape[1]):
+            return (log_p[:, :1], log_q[:, :1], g[:, :1]), (log_p[:, 1:], log_q[:, 1:], g[:, 1:])
+        log_p, log_q, g = self.kept(log_p), self.kept(log_q), self.kept(g)
+        return (log_q, log_p, 1 - g), (log_p, log_q, g)
 
-    def needs_probs(self, categorical: bool) -> bool:
-        return False
+    def focal_part(self, background: Member, rare: Member, categorical: bool) -> torch.Tensor:
+        """Mean over voxels of ``(1-delta) (1-p_0)^gamma (-g_0 log p_0) + delta [(1-p_c)^gamma] (-g_c log p_c)``:
+        per sample ``(B, 1)`` (categorical, the rare classes summed) or per ``(b, c)``."""
+        log_p, log_q, g = background
+        bg = (1 - self.delta) * torch.exp(self.gamma * log_q) * (-g * log_p)
+        log_p, log_q, g = rare
+        fg = self.delta * (-g * log_p)
+        if self.symmetric:
+            fg = fg * torch.exp(self.gamma * log_q)
+        per_voxel = bg + fg.sum(1, keepdim=True) if categorical else bg + fg
+        return self.voxel_sum(per_voxel) / self.voxel_count(per_voxel)
 
-    def config(self) -> UnifiedConfig:
-        args = (self.delta, self.gamma, self.symmetric, self.focal_part, self.tversky_part, self.kept)
-        # labels: focal terms at each voxel's class only (measured faster for the symmetric variants only)
-        return UnifiedConfig(*args, one_hot=self.to_onehot_y and self.symmetric)
+    def one_minus_mti(self, member: Member) -> torch.Tensor:
+        """``1 - mTI`` per ``(b, c)``, ``mTI = (TP + s_nr) / (TP + delta FN + (1 - delta) FP + s_dr)``, written as
+        ``(delta FN + (1 - delta) FP + s_dr - s_nr) / (TP + delta FN + (1 - delta) FP + s_dr)``: no cancellation
+        hides a small base from the power ``1 - gamma``."""
+        log_p, log_q, g = member
+        p, q = torch.exp(log_p), torch.exp(log_q)
+        tp, fn, fp = self.voxel_sum(g * p), self.voxel_sum(g * q), self.voxel_sum((1 - g) * p)
+        err = self.delta * fn + (1 - self.delta) * fp
+        return (err + (self.smooth_dr - self.smooth_nr)).clamp_min(0) / (tp + err + self.smooth_dr)
 
-    def activated_terms(self, a: Activated) -> tuple[torch.Tensor, ...]:
-        return unified_terms(a, self.config())
+    def focal_tversky_part(self, background: Member, rare: Member, categorical: bool) -> torch.Tensor:
+        """Per ``(b, c)``: background ``(1 - mTI_0)^(1 - gamma)`` (``1 - mTI_0`` when asymmetric), rare classes
+        ``(1 - mTI_c)^(1 - gamma)``; per-channel binary: the mean of the channel's two members."""
+        bg = self.one_minus_mti(background)
+        if self.symmetric:
+            bg = pow_floored(bg, 1 - self.gamma)
+        fg = pow_floored(self.one_minus_mti(rare), 1 - self.gamma)
+        return torch.cat([bg, fg], 1) if categorical else (bg + fg) / 2
 
-    def activated_partials(
-        self, a: Activated, grads: Sequence[torch.Tensor]
-    ) -> tuple[None, torch.Tensor, torch.Tensor]:
-        return unified_partials(a, self.config(), grads)
-
-    def tversky(self, sums: Sequence[torch.Tensor], categorical: bool) -> torch.Tensor:
-        bg, fg = member_sums(sums, categorical)
-        args = (self.delta, self.gamma, self.symmetric, categorical, self.smooth_nr, self.smooth_dr)
-        return focal_tversky_part(bg, fg, *args)
+    def formula(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        categorical = self.categorical(input.shape[1])
+        background, rare = self.members(input, target)
+        if self.focal_weight == 1:
+            return self.focal_part(background, rare, categorical)
+        tversky = self.focal_tversky_part(background, rare, categorical)
+        if self.focal_weight == 0:
+            return tversky
+        focal = self.focal_part(background, rare, categorical)
+        return self.focal_weight * focal + (1 - self.focal_weight) * tversky
 
 
 class _FocalPart(_UnifiedFocalFamily):
-    tversky_part = False
-
     def __init__(
         self,
         include_background: bool = True,
@@ -137,13 +173,11 @@ class _FocalPart(_UnifiedFocalFamily):
         delta: float = 0.7,
         gamma: float = 2.0,
         reduction: str = "mean",
+        *,
+        compile: bool = True,
     ) -> None:
-        super().__init__(include_background, to_onehot_y, sigmoid, softmax, other_act, reduction)
-        self.delta = check_range("delta", delta, low=0.0, high=1.0)
-        self.gamma = check_range("gamma", gamma, low=0.0)
-
-    def activated_head(self, sums: Sequence[torch.Tensor], n_voxels: int, categorical: bool) -> torch.Tensor:
-        return sums[0] / n_voxels
+        args = (include_background, to_onehot_y, sigmoid, softmax, other_act, reduction, delta, gamma, 1.0, None)
+        super().__init__(*args, compile=compile)
 
 
 class SymmetricFocalLoss(_FocalPart):
@@ -154,7 +188,7 @@ class SymmetricFocalLoss(_FocalPart):
 
     Args:
         delta: weight of the rare classes (the background gets ``1 - delta``), in [0, 1]; default 0.7.
-        gamma: focusing exponent, >= 0; default 2. Others as :class:`scripts.losses._base.ImbalanceLoss`
+        gamma: focusing exponent, >= 0; default 2. Others as :class:`scripts.losses._base.SegmentationLoss`
         (``include_background=False`` only in sigmoid mode, where it drops channel 0).
 
     Shapes: as in the module docstring. ``reduction="none"``: ``(B, 1)`` per sample (categorical), ``(B, C)``
@@ -190,8 +224,6 @@ class AsymmetricFocalLoss(_FocalPart):
 
 
 class _FocalTverskyPart(_UnifiedFocalFamily):
-    focal_part = False
-
     def __init__(
         self,
         include_background: bool = True,
@@ -205,15 +237,11 @@ class _FocalTverskyPart(_UnifiedFocalFamily):
         smooth_nr: float = 1e-7,
         smooth_dr: float = 1e-7,
         batch: bool = False,
+        *,
+        compile: bool = True,
     ) -> None:
-        super().__init__(
-            include_background, to_onehot_y, sigmoid, softmax, other_act, reduction, smooth_nr, smooth_dr, batch
-        )
-        self.delta = check_range("delta", delta, low=0.0, high=1.0)
-        self.gamma = check_range("gamma", gamma, low=0.0, high=1.0)
-
-    def activated_head(self, sums: Sequence[torch.Tensor], n_voxels: int, categorical: bool) -> torch.Tensor:
-        return self.tversky(sums, categorical)
+        args = (include_background, to_onehot_y, sigmoid, softmax, other_act, reduction, delta, gamma, 0.0, 1.0)
+        super().__init__(*args, smooth_nr, smooth_dr, batch, compile)
 
 
 class SymmetricFocalTverskyLoss(_FocalTverskyPart):
@@ -274,17 +302,13 @@ class _Unified(_UnifiedFocalFamily):
         smooth_nr: float = 1e-7,
         smooth_dr: float = 1e-7,
         batch: bool = False,
+        *,
+        compile: bool = True,
     ) -> None:
-        super().__init__(
-            include_background, to_onehot_y, sigmoid, softmax, other_act, reduction, smooth_nr, smooth_dr, batch
-        )
-        self.weight = check_range("weight", weight, low=0.0, high=1.0)
-        self.delta = check_range("delta", delta, low=0.0, high=1.0)
-        self.gamma = check_range("gamma", gamma, low=0.0, high=1.0)
-
-    def activated_head(self, sums: Sequence[torch.Tensor], n_voxels: int, categorical: bool) -> torch.Tensor:
-        focal = sums[0] / n_voxels
-        return self.weight * focal + (1 - self.weight) * self.tversky(sums[1:], categorical)
+        self_weight = check_range("weight", weight, low=0.0, high=1.0)
+        args = (include_background, to_onehot_y, sigmoid, softmax, other_act, reduction, delta, gamma, self_weight)
+        super().__init__(*args, 1.0, smooth_nr, smooth_dr, batch, compile)
+        self.weight = self_weight
 
 
 class SymmetricUnifiedFocalLoss(_Unified):

@@ -59,9 +59,7 @@ LOSSES: dict[str, LossSpec] = {
     ),
     "iou": LossSpec(DiceLoss, "Rahman & Wang, ISVC 2016", {"jaccard": True}, monai=True),
     "tversky": LossSpec(TverskyLoss, "Salehi et al., MLMI 2017", {"alpha": 0.3, "beta": 0.7}, monai=True),
-    "generalized_dice": LossSpec(
-        GeneralizedDiceLoss, "Sudre et al., DLMIA 2017", {"w_type": "square"}, monai=True
-    ),
+    "generalized_dice": LossSpec(GeneralizedDiceLoss, "Sudre et al., DLMIA 2017", {"w_type": "square"}, monai=True),
     # --- region losses of this package ---
     "dice_two_class": LossSpec(DiceTwoClassLoss, "Sudre et al., DLMIA 2017 (two-class Dice DL2)"),
     "focal_tversky": LossSpec(
@@ -75,9 +73,7 @@ LOSSES: dict[str, LossSpec] = {
     "bce": LossSpec(CrossEntropyLoss, "binary cross-entropy (per channel)", {"sigmoid": True}),
     "ce": LossSpec(CrossEntropyLoss, "categorical cross-entropy", {"softmax": True}),
     "wce": LossSpec(WeightedCrossEntropyLoss, "Sudre et al., DLMIA 2017 (weighted CE)", {"pos_weight": "auto"}),
-    "focal": LossSpec(
-        FocalLoss, "Lin et al., ICCV 2017", {"sigmoid": True, "gamma": 2.0, "alpha": 0.25}, monai=True
-    ),
+    "focal": LossSpec(FocalLoss, "Lin et al., ICCV 2017", {"sigmoid": True, "gamma": 2.0, "alpha": 0.25}, monai=True),
     # --- compound losses ---
     "bce_dice": LossSpec(
         DiceCELoss, "CE + Dice (Milletari et al. 2016 Dice)", {"lambda_dice": 1.0, "lambda_ce": 1.0}, monai=True

@@ -65,7 +65,15 @@ class ComboLoss(SegmentationLoss):
         compile: bool = True,
     ) -> None:
         super().__init__(
-            include_background, to_onehot_y, sigmoid, softmax, other_act, reduction, smooth_nr, smooth_dr, batch,
+            include_background,
+            to_onehot_y,
+            sigmoid,
+            softmax,
+            other_act,
+            reduction,
+            smooth_nr,
+            smooth_dr,
+            batch,
             compile=compile,
         )
         self.alpha = check_range("alpha", alpha, low=0.0, high=1.0)

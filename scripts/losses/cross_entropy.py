@@ -66,4 +66,3 @@ class CrossEntropyLoss(SegmentationLoss):
             return -self.voxel_sum(g * logp).sum(1, keepdim=True) / n
         log1mp = self.log_complements(input)
         return -self.voxel_sum(self.kept(g * logp + (1 - g) * log1mp)) / n
-

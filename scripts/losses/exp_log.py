@@ -71,7 +71,15 @@ class ExpLogLoss(SegmentationLoss):
         compile: bool = True,
     ) -> None:
         super().__init__(
-            include_background, to_onehot_y, sigmoid, softmax, other_act, reduction, smooth_nr, smooth_dr, batch,
+            include_background,
+            to_onehot_y,
+            sigmoid,
+            softmax,
+            other_act,
+            reduction,
+            smooth_nr,
+            smooth_dr,
+            batch,
             compile=compile,
         )
         self.w_dice = check_range("w_dice", w_dice, low=0.0)
@@ -99,6 +107,7 @@ class ExpLogLoss(SegmentationLoss):
             f1, f0 = self.batch_count(g), self.batch_count(1 - g)
             w1, w0 = ((f0 + f1) / f1.clamp_min(1.0)).sqrt(), ((f0 + f1) / f0.clamp_min(1.0)).sqrt()
             logp, log1mp = self.kept(self.log_probabilities(input)), self.kept(self.log_complements(input))
-            cross = w1 * g * pow_floored(-logp, self.gamma_cross) + w0 * (1 - g) * pow_floored(-log1mp, self.gamma_cross)
+            gamma = self.gamma_cross
+            cross = w1 * g * pow_floored(-logp, gamma) + w0 * (1 - g) * pow_floored(-log1mp, gamma)
             cross_term = self.voxel_sum(cross) / n
         return self.w_dice * dice_term + self.w_cross * cross_term

@@ -90,7 +90,15 @@ class FocalDiceLoss(SegmentationLoss):
         compile: bool = True,
     ) -> None:
         super().__init__(
-            include_background, to_onehot_y, sigmoid, softmax, other_act, reduction, smooth_nr, smooth_dr, batch,
+            include_background,
+            to_onehot_y,
+            sigmoid,
+            softmax,
+            other_act,
+            reduction,
+            smooth_nr,
+            smooth_dr,
+            batch,
             compile=compile,
         )
         self.beta = check_range("beta", beta, low=1.0)

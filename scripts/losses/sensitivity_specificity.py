@@ -57,7 +57,15 @@ class SensitivitySpecificityLoss(SegmentationLoss):
         compile: bool = True,
     ) -> None:
         super().__init__(
-            include_background, to_onehot_y, sigmoid, softmax, other_act, reduction, 0.0, smooth_dr, batch,
+            include_background,
+            to_onehot_y,
+            sigmoid,
+            softmax,
+            other_act,
+            reduction,
+            0.0,
+            smooth_dr,
+            batch,
             compile=compile,
         )
         self.r = check_range("r", r, low=0.0, high=1.0)
@@ -70,4 +78,3 @@ class SensitivitySpecificityLoss(SegmentationLoss):
         specificity = self.voxel_sum(sq_err * (1 - g)) / (self.voxel_sum(1 - g) + self.smooth_dr).clamp_min(tiny)
         r = self.positive_weights(self.r, input)
         return r * sensitivity + (1 - r) * specificity
-

@@ -9,6 +9,7 @@ import torch
 from ._base import SegmentationLoss
 from ._checks import check_input_target, check_weights
 
+
 def ignore_mask(target: torch.Tensor, ignore_index: int | None, dtype: torch.dtype) -> torch.Tensor | None:
     """``(B, 1, *spatial)``: 1 where a voxel counts, 0 where ``ignore_index`` says to leave it out (None: keep all).
     Labels ``(B, 1, ...)``: the voxels labelled ``ignore_index``; one-hot ``(B, C, ...)``: those of class
@@ -45,7 +46,23 @@ def soft_confusion(
     return tp, p_norm - tp, g_norm - tp
 
 
-def masked(p: torch.Tensor, g: torch.Tensor, mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+def check_with_ignore_index(loss: SegmentationLoss, input: torch.Tensor, target: torch.Tensor) -> None:
+    """The base checks, labels ``loss.ignore_index`` allowed in the target."""
+    check_input_target(
+        input,
+        target,
+        to_onehot_y=loss.to_onehot_y,
+        softmax=loss.softmax,
+        include_background=loss.include_background,
+        ignore_index=loss.ignore_index,
+    )
+
+
+def masked_activated(loss: SegmentationLoss, input: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """``(p, g)`` of the kept channels (:meth:`SegmentationLoss.activated`), 0 at the voxels ``loss.ignore_index``
+    leaves out."""
+    p, g = loss.activated(input, target)
+    mask = ignore_mask(target, loss.ignore_index, p.dtype)
     return (p, g) if mask is None else (p * mask, g * mask)
 
 
@@ -80,11 +97,10 @@ class DiceLoss(SegmentationLoss):
         >>> loss(torch.randn(2, 3, 8, 8, 8), torch.randint(0, 3, (2, 1, 8, 8, 8))).shape
         torch.Size([])
 
-    Where we differ from MONAI: bad input raises :class:`~scripts.losses._checks.LossInputError` (a ``ValueError``
-    and, like MONAI's shape error, an ``AssertionError``): shapes that do not match, labels outside ``[0, C)``,
-    non-finite values, ``softmax=True`` or ``include_background=False`` with one channel, a ``weight`` of the
-    wrong length; MONAI warns and carries on in most of these. Computed in float32 outside autocast (float64 input
-    in float64).
+    Unlike MONAI, bad input raises :class:`~scripts.losses._checks.LossInputError` (a ``ValueError`` and an
+    ``AssertionError``): shape mismatch, labels outside ``[0, C)``, non-finite values, ``softmax=True`` or
+    ``include_background=False`` with one channel; MONAI warns and carries on. Computed in float32 outside
+    autocast (float64 input in float64).
     """
 
     def __init__(
@@ -107,7 +123,15 @@ class DiceLoss(SegmentationLoss):
         compile: bool = True,
     ) -> None:
         super().__init__(
-            include_background, to_onehot_y, sigmoid, softmax, other_act, reduction, smooth_nr, smooth_dr, batch,
+            include_background,
+            to_onehot_y,
+            sigmoid,
+            softmax,
+            other_act,
+            reduction,
+            smooth_nr,
+            smooth_dr,
+            batch,
             compile=compile,
         )
         self.squared_pred = bool(squared_pred)
@@ -117,14 +141,7 @@ class DiceLoss(SegmentationLoss):
         self.register_buffer("class_weight", check_weights("weight", weight))
 
     def check(self, input: torch.Tensor, target: torch.Tensor) -> None:
-        check_input_target(
-            input,
-            target,
-            to_onehot_y=self.to_onehot_y,
-            softmax=self.softmax,
-            include_background=self.include_background,
-            ignore_index=self.ignore_index,
-        )
+        check_with_ignore_index(self, input, target)
         kept = input.shape[1] - (not self.include_background)
         w = self.class_weight
         if w is not None and w.ndim > 0 and kept > 1 and w.numel() != kept:
@@ -134,9 +151,7 @@ class DiceLoss(SegmentationLoss):
             )
 
     def formula(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        p = self.probabilities(input)
-        g = self.one_hot_target(target, input.shape[1], p.dtype)
-        p, g = masked(self.kept(p), self.kept(g), ignore_mask(target, self.ignore_index, p.dtype))
+        p, g = masked_activated(self, input, target)
         tp, fp, fn = soft_confusion(self.voxel_sum, p, g, 2 if self.squared_pred else 1, self.soft_label)
         denominator = 2 * (tp + fp + fn) if self.jaccard else 2 * tp + fp + fn
         loss = 1 - (2 * tp + self.smooth_nr) / (denominator + self.smooth_dr)

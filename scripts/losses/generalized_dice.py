@@ -16,7 +16,7 @@ class GeneralizedDiceLoss(SegmentationLoss):
     """Generalized Dice loss; a drop-in for MONAI 1.6.1's ``GeneralizedDiceLoss``.
 
     Sudre C.H., Li W., Vercauteren T., Ourselin S., Cardoso M.J., "Generalised Dice overlap as a deep learning
-    loss function for highly unbalanced segmentations", DLMIA 2017, eq. 4. Per sample (over the batch too with
+    loss function for highly unbalanced segmentations", DLMIA 2017. Per sample (over the batch too with
     ``batch=True``), the classes' sums weighted before one ratio::
 
         w_c  = 1 / (sum g_c)^2   ("square"; "simple": 1 / sum g_c; "uniform": 1)
@@ -40,10 +40,10 @@ class GeneralizedDiceLoss(SegmentationLoss):
         >>> loss(torch.randn(2, 3, 8, 8, 8), torch.randint(0, 3, (2, 1, 8, 8, 8))).shape
         torch.Size([])
 
-    Where we differ from MONAI: bad input raises :class:`~scripts.losses._checks.LossInputError` (a ``ValueError``
-    and an ``AssertionError``, as MONAI's shape error): shapes that do not match, labels outside ``[0, C)``,
-    non-finite values, ``softmax=True`` or ``include_background=False`` with one channel; MONAI warns and carries
-    on in most of these. Computed in float32 outside autocast (float64 input in float64, weights included).
+    Unlike MONAI, bad input raises :class:`~scripts.losses._checks.LossInputError` (a ``ValueError`` and an
+    ``AssertionError``): shape mismatch, labels outside ``[0, C)``, non-finite values, ``softmax=True`` or
+    ``include_background=False`` with one channel; MONAI warns and carries on. Computed in float32 outside
+    autocast (float64 input in float64).
     """
 
     def __init__(
@@ -63,7 +63,15 @@ class GeneralizedDiceLoss(SegmentationLoss):
         compile: bool = True,
     ) -> None:
         super().__init__(
-            include_background, to_onehot_y, sigmoid, softmax, other_act, reduction, smooth_nr, smooth_dr, batch,
+            include_background,
+            to_onehot_y,
+            sigmoid,
+            softmax,
+            other_act,
+            reduction,
+            smooth_nr,
+            smooth_dr,
+            batch,
             compile=compile,
         )
         self.w_type = str(getattr(w_type, "value", w_type))  # MONAI's Weight enum or its value

@@ -7,8 +7,7 @@ from collections.abc import Callable
 import torch
 
 from ._base import SegmentationLoss
-from ._checks import check_input_target
-from .dice import ignore_mask, masked, soft_confusion
+from .dice import check_with_ignore_index, masked_activated, soft_confusion
 
 
 class TverskyLoss(SegmentationLoss):
@@ -16,7 +15,7 @@ class TverskyLoss(SegmentationLoss):
     Dice loss; the catalogue name ``tversky`` has the paper's 0.3 / 0.7).
 
     Salehi S.S.M., Erdogmus D., Gholipour A., "Tversky loss function for image segmentation using 3D fully
-    convolutional deep networks", MLMI 2017, eq. 3. Per ``(b, c)``, with ``TP, FP, FN`` from
+    convolutional deep networks", MLMI 2017. Per ``(b, c)``, with ``TP, FP, FN`` from
     :func:`scripts.losses.dice.soft_confusion`::
 
         loss = 1 - (TP + smooth_nr) / (TP + alpha FP + beta FN + smooth_dr)
@@ -38,10 +37,10 @@ class TverskyLoss(SegmentationLoss):
         >>> loss(torch.randn(2, 3, 8, 8, 8), torch.randint(0, 3, (2, 1, 8, 8, 8))).shape
         torch.Size([])
 
-    Where we differ from MONAI: bad input raises :class:`~scripts.losses._checks.LossInputError` (a ``ValueError``
-    and an ``AssertionError``, as MONAI's shape error): shapes that do not match, labels outside ``[0, C)``,
-    non-finite values, ``softmax=True`` or ``include_background=False`` with one channel; MONAI warns and carries
-    on in most of these. Computed in float32 outside autocast (float64 input in float64).
+    Unlike MONAI, bad input raises :class:`~scripts.losses._checks.LossInputError` (a ``ValueError`` and an
+    ``AssertionError``): shape mismatch, labels outside ``[0, C)``, non-finite values, ``softmax=True`` or
+    ``include_background=False`` with one channel; MONAI warns and carries on. Computed in float32 outside
+    autocast (float64 input in float64).
     """
 
     def __init__(
@@ -63,7 +62,15 @@ class TverskyLoss(SegmentationLoss):
         compile: bool = True,
     ) -> None:
         super().__init__(
-            include_background, to_onehot_y, sigmoid, softmax, other_act, reduction, smooth_nr, smooth_dr, batch,
+            include_background,
+            to_onehot_y,
+            sigmoid,
+            softmax,
+            other_act,
+            reduction,
+            smooth_nr,
+            smooth_dr,
+            batch,
             compile=compile,
         )
         self.alpha = float(alpha)
@@ -72,19 +79,10 @@ class TverskyLoss(SegmentationLoss):
         self.ignore_index = ignore_index
 
     def check(self, input: torch.Tensor, target: torch.Tensor) -> None:
-        check_input_target(
-            input,
-            target,
-            to_onehot_y=self.to_onehot_y,
-            softmax=self.softmax,
-            include_background=self.include_background,
-            ignore_index=self.ignore_index,
-        )
+        check_with_ignore_index(self, input, target)
 
     def formula(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        p = self.probabilities(input)
-        g = self.one_hot_target(target, input.shape[1], p.dtype)
-        p, g = masked(self.kept(p), self.kept(g), ignore_mask(target, self.ignore_index, p.dtype))
+        p, g = masked_activated(self, input, target)
         tp, fp, fn = soft_confusion(self.voxel_sum, p, g, 1, self.soft_label)
         loss = 1 - (tp + self.smooth_nr) / (tp + self.alpha * fp + self.beta * fn + self.smooth_dr)
         return loss[0] if self.batch else loss  # MONAI's "none" shape: (B, C'), with batch=True (C',)

@@ -9,10 +9,10 @@ import torch
 
 from scripts.losses import (
     LOSSES,
-    CheckedDiceLoss,
-    CheckedFocalLoss,
-    CheckedGeneralizedDiceLoss,
-    CheckedTverskyLoss,
+    DiceLoss,
+    FocalLoss,
+    GeneralizedDiceLoss,
+    TverskyLoss,
     DiceTwoClassLoss,
     FocalDiceLoss,
     FocalTverskyLoss,
@@ -103,7 +103,7 @@ def test_activation_flags(name):
     )
     with pytest.raises(ValueError, match="mutually exclusive"):
         build_loss(name, sigmoid=True, softmax=True)
-    with pytest.raises(ValueError, match=r"reduction must be one of .*got 'avg'"):
+    with pytest.raises(ValueError, match=r"reduction must be .*got 'avg'"):
         build_loss(name, sigmoid=True, reduction="avg")
 
 
@@ -116,19 +116,19 @@ def test_include_background_false_on_one_channel(name):
 def test_unknown_name_and_argument():
     with pytest.raises(ValueError, match=r"unknown loss 'dcie'; valid names: .*dice, .*tversky"):
         build_loss("dcie")
-    with pytest.raises(ValueError, match=r"loss 'dice' \(CheckedDiceLoss\) takes no argument\(s\) \['gamma'\]"):
+    with pytest.raises(ValueError, match=r"loss 'dice' \(DiceLoss\) takes no argument\(s\) \['gamma'\]"):
         build_loss("dice", gamma=2.0)
 
 
 HYPER = [
-    (CheckedTverskyLoss, {"alpha": -0.1}, r"alpha must lie in \[0, inf\], got -0\.1"),
-    (CheckedTverskyLoss, {"beta": -1}, r"beta must lie in \[0, inf\], got -1"),
-    (CheckedTverskyLoss, {"alpha": 0, "beta": 0}, r"alpha \+ beta must be > 0"),
+    (TverskyLoss, {"alpha": -0.1}, r"alpha must lie in \[0, inf\], got -0\.1"),
+    (TverskyLoss, {"beta": -1}, r"beta must lie in \[0, inf\], got -1"),
+    (TverskyLoss, {"alpha": 0, "beta": 0}, r"alpha \+ beta must be > 0"),
     (FocalTverskyLoss, {"gamma": 0}, r"gamma must lie in \(0, inf\], got 0"),
     (FocalTverskyLoss, {"gamma": -0.5}, r"gamma must lie in \(0, inf\], got -0\.5"),
     (FocalTverskyLoss, {"alpha": -1}, r"alpha must lie in \[0, inf\], got -1"),
     (FocalTverskyLoss, {"alpha": 0.0, "beta": 0.0}, r"alpha \+ beta must be > 0"),
-    (FocalTverskyLoss, {"gamma": float("nan")}, r"gamma must not be NaN"),
+    (FocalTverskyLoss, {"gamma": float("nan")}, r"gamma must be finite, got nan"),
     (FocalTverskyLoss, {"gamma": "big"}, r"gamma must be a number, got 'big'"),
     (FocalDiceLoss, {"beta": 0.5}, r"beta must lie in \[1, inf\], got 0\.5"),
     (FocalDiceLoss, {"neg_ratio": -1}, r"neg_ratio must lie in \[0, inf\], got -1"),
@@ -137,27 +137,30 @@ HYPER = [
     (SensitivitySpecificityLoss, {"r": -0.1}, r"r must lie in \[0, 1\], got -0\.1"),
     (SensitivitySpecificityLoss, {"smooth_dr": -1e-5}, r"smooth_dr must lie in \[0, inf\], got -1e-05"),
     (DiceTwoClassLoss, {"smooth_nr": -1}, r"smooth_nr must lie in \[0, inf\], got -1"),
-    (CheckedDiceLoss, {"weight": [1.0, -2.0, 1.0]}, r"weight must be finite and >= 0, got \[1\.0, -2\.0, 1\.0\]"),
-    (CheckedGeneralizedDiceLoss, {"w_type": "cube"}, r"w_type must be one of .*got 'cube'"),
-    (CheckedFocalLoss, {"gamma": -1}, r"gamma must lie in \[0, inf\], got -1"),
-    (CheckedFocalLoss, {"alpha": 1.5}, r"alpha must lie in \[0, 1\], got 1\.5"),
-    (CheckedFocalLoss, {"alpha": [0.5, 2.0]}, r"alpha \(each entry\) must lie in \[0, 1\], got 2"),
-    (CheckedFocalLoss, {"weight": -1.0}, r"weight must be finite and >= 0, got -1\.0"),
+    (DiceLoss, {"weight": [1.0, -2.0, 1.0]}, r"weight must be finite and >= 0, got \[1\.0, -2\.0, 1\.0\]"),
+    (GeneralizedDiceLoss, {"w_type": "cube"}, r"w_type must be one of .*got 'cube'"),
+    (FocalLoss, {"gamma": -1}, r"gamma must lie in \[0, inf\], got -1"),
+    (FocalLoss, {"alpha": 1.5}, r"alpha must lie in \[0, 1\], got 1\.5"),
+    (FocalLoss, {"alpha": [0.5, 2.0]}, r"alpha \(each entry\) must lie in \[0, 1\], got 2"),
+    (FocalLoss, {"weight": -1.0}, r"weight must be finite and >= 0, got -1\.0"),
 ]
 
 
 @pytest.mark.parametrize(("cls", "kwargs", "match"), HYPER, ids=[f"{c.__name__}-{k}" for c, k, _ in HYPER])
 def test_bad_hyper_parameters(cls, kwargs, match):
+    activation = {} if cls is FocalLoss else {"sigmoid": True}  # MONAI's FocalLoss: sigmoid unless use_softmax
     with pytest.raises(ValueError, match=match):
-        cls(sigmoid=True, **kwargs)
+        cls(**activation, **kwargs)
 
 
 def test_focal_needs_logits_and_matching_per_class_values():
-    with pytest.raises(ValueError, match=r"focal loss takes logits: set sigmoid=True .* or softmax=True"):
-        CheckedFocalLoss()
-    loss = CheckedFocalLoss(softmax=True, to_onehot_y=True, alpha=[0.2, 0.3])
+    with pytest.raises(ValueError, match=r"loss 'focal' takes logits: pass sigmoid=True .* or softmax=True"):
+        build_loss("focal", sigmoid=False)
+    with pytest.raises(ValueError, match=r"loss 'focal' takes logits"):
+        build_loss("focal", other_act=torch.tanh)
+    loss = FocalLoss(use_softmax=True, to_onehot_y=True, alpha=[0.2, 0.3])
     raises(r"alpha has 2 entries but the loss sees 3 channel\(s\)", loss, logits(), labels())
-    loss = CheckedFocalLoss(sigmoid=True, weight=[1.0, 2.0])
+    loss = FocalLoss(weight=[1.0, 2.0])
     raises(r"weight has 2 entries but the loss sees 3 channel\(s\)", loss, logits(), regions())
 
 
@@ -170,7 +173,7 @@ def test_valid_input_passes_the_checks():
         FocalDiceLoss(sigmoid=True, beta=1.0, neg_ratio=0.0, sampling="balanced")(logits(), regions())
     )
     assert torch.isfinite(SensitivitySpecificityLoss(sigmoid=True, r=1.0)(logits(), regions()))
-    assert torch.isfinite(CheckedTverskyLoss(sigmoid=True, alpha=0.0, beta=1.0)(logits(), regions()))
+    assert torch.isfinite(TverskyLoss(sigmoid=True, alpha=0.0, beta=1.0)(logits(), regions()))
 
 
 def test_huge_finite_values_are_not_reported_as_non_finite():

@@ -1,7 +1,7 @@
 """Distribution and compound losses against float64 re-implementations of their papers' formulas, and against
 PyTorch / MONAI where those are exact.
 
-The ``ref_*`` functions are written from the formulas in ``/work/shared/losses.md`` and the papers, in plain
+The ``ref_*`` functions are written from the formulas in ``docs/losses.md`` and the papers, in plain
 float64 torch with naive logs (fine for the moderate logits used), without calling ``scripts.losses``. Each
 returns the layout our ``reduction="none"`` documents: ``(B, C)`` per sample and channel, ``(B, 1)`` per sample
 for a categorical cross-entropy, ``(1, .)`` with ``batch=True``.
@@ -15,13 +15,15 @@ import zlib
 import pytest
 import torch
 import torch.nn.functional as F
-from monai.losses import DiceCELoss, DiceLoss, FocalLoss
+from monai.losses import DiceCELoss as MonaiDiceCELoss
 from monai.losses import DiceFocalLoss as MonaiDiceFocalLoss
+from monai.losses import DiceLoss as MonaiDiceLoss
+from monai.losses import FocalLoss as MonaiFocalLoss
 
 from scripts.losses import (
-    BCEDiceLoss,
     ComboLoss,
     CrossEntropyLoss,
+    DiceCELoss,
     DiceFocalLoss,
     ExpLogLoss,
     WeightedCrossEntropyLoss,
@@ -109,10 +111,14 @@ def ref_exp_log(p, g, cat, keep_bg, batch, wd=0.8, wc=0.2, gd=0.3, gc=0.3, s=1.0
     return wd * dice_term + wc * vmean(torch.stack(cols, 1), batch)
 
 
-def ref_combo(p, g, keep_bg, batch, alpha=0.5, beta=0.5, s=1e-5):
-    """Taghanaki 2019, one binary problem per channel / class: alpha wBCE - (1 - alpha) DSC."""
+def ref_combo(p, g, keep_bg, batch, alpha=0.5, beta=0.5, s=1e-5, cat=False):
+    """Taghanaki 2019, one binary problem per channel / class: alpha wBCE - (1 - alpha) DSC; a categorical
+    background is the complement problem of the foreground, so beta and 1 - beta swap there (docs/losses.md)."""
     p, g = keep(p, keep_bg), keep(g, keep_bg)
-    wbce = vmean(-(beta * g * torch.log(p) + (1 - beta) * (1 - g) * torch.log(1 - p)), batch)
+    b = torch.full((1, p.shape[1], *([1] * (p.ndim - 2))), beta, dtype=torch.float64)
+    if cat and keep_bg:
+        b[:, 0] = 1 - beta
+    wbce = vmean(-(b * g * torch.log(p) + (1 - b) * (1 - g) * torch.log(1 - p)), batch)
     return alpha * wbce - (1 - alpha) * dsc(p, g, batch, s)
 
 
@@ -156,11 +162,11 @@ CASES = {
         True,
         True,
     ),
-    "combo": (ComboLoss, {}, lambda p, g, c, k, b: ref_combo(p, g, k, b), True, True),
+    "combo": (ComboLoss, {}, lambda p, g, c, k, b: ref_combo(p, g, k, b, cat=c), True, True),
     "combo_params": (
         ComboLoss,
         {"alpha": 0.8, "beta": 0.3},
-        lambda p, g, c, k, b: ref_combo(p, g, k, b, 0.8, 0.3),
+        lambda p, g, c, k, b: ref_combo(p, g, k, b, 0.8, 0.3, cat=c),
         True,
         True,
     ),
@@ -172,9 +178,9 @@ CASES = {
         True,
         True,
     ),
-    "bce_dice": (BCEDiceLoss, {}, lambda p, g, c, k, b: ref_bce_dice(p, g, c, k, b), True, True),
+    "bce_dice": (DiceCELoss, {}, lambda p, g, c, k, b: ref_bce_dice(p, g, c, k, b), True, True),
     "bce_dice_params": (
-        BCEDiceLoss,
+        DiceCELoss,
         {"lambda_dice": 0.25, "lambda_ce": 1.5},
         lambda p, g, c, k, b: ref_bce_dice(p, g, c, k, b, 0.25, 1.5),
         True,
@@ -216,12 +222,20 @@ def seed_of(*parts):
     return zlib.crc32("/".join(map(str, parts)).encode())
 
 
+# the modes in which MONAI's DiceCELoss / DiceFocalLoss compute the papers' formulas (plus our two deliberate
+# differences): elsewhere MONAI's choices (cross-entropy of probabilities taken as logits, background dropped
+# before the softmax) define the drop-ins
+DROP_IN_PAPER_MODES = ("sigmoid_multilabel", "sigmoid_binary", "softmax_labels", "softmax_binary")
+
+
 def case_list():
     out = []
     for name, (_, _, _, takes_batch, cat_no_bg) in sorted(CASES.items()):
         for mode in sorted(MODES):
             if mode == "softmax_no_background" and not cat_no_bg:
                 continue  # raises, tested below
+            if name.startswith(("bce_dice", "dice_focal")) and mode not in DROP_IN_PAPER_MODES:
+                continue  # MONAI's own semantics there, tested against MONAI in tests/test_losses_monai_dropin.py
             for dims in sorted(SPATIAL):
                 for batch in (False, True) if takes_batch else (False,):
                     out.append((name, mode, dims, batch))
@@ -235,7 +249,10 @@ def test_matches_float64_reference(name, mode, dims, batch):
     x, target, p, g = make_batch(mode, SPATIAL[dims], seed_of(name, mode, dims))
     want = ref(p, g, cat, act.get("include_background", True), batch)
     extra = {"batch": batch} if takes_batch else {}
-    for reduction in ("none", "mean", "sum"):
+    # the drop-ins for MONAI's DiceCELoss / DiceFocalLoss reduce "none" and "sum" as MONAI does (tested against
+    # MONAI in tests/test_losses_monai_dropin.py); their mean is the papers' formula
+    reductions = ("mean",) if cls in (DiceCELoss, DiceFocalLoss) else ("none", "mean", "sum")
+    for reduction in reductions:
         loss = cls(**act, **kwargs, **extra, reduction=reduction)
         got64, got32 = loss(x, target), loss(x.float(), target)
         assert got64.dtype == torch.float64 and got32.dtype == torch.float32
@@ -268,26 +285,26 @@ def test_weighted_ce_equals_torch_pos_weight():
 def test_bce_dice_against_monai_dice_ce():
     x, labels, _, _ = make_batch("softmax_labels", (4, 5, 3), 4)
     for include_background in (True, False):
-        ours = BCEDiceLoss(softmax=True, to_onehot_y=True, include_background=include_background)(x, labels)
-        monai = DiceCELoss(softmax=True, to_onehot_y=True, include_background=include_background)(x, labels)
+        ours = DiceCELoss(softmax=True, to_onehot_y=True, include_background=include_background)(x, labels)
+        monai = MonaiDiceCELoss(softmax=True, to_onehot_y=True, include_background=include_background)(x, labels)
         torch.testing.assert_close(ours, monai)
     x1, g1, _, _ = make_batch("sigmoid_binary", (4, 5, 3), 5)
-    torch.testing.assert_close(BCEDiceLoss(sigmoid=True)(x1, g1), DiceCELoss(sigmoid=True)(x1, g1.double()))
+    torch.testing.assert_close(DiceCELoss(sigmoid=True)(x1, g1), MonaiDiceCELoss(sigmoid=True)(x1, g1.double()))
     # several sigmoid channels: per-channel BCE, which MONAI 1.6.1's DiceCELoss does not take
     xs, gs, _, _ = make_batch("sigmoid_multilabel", (4, 5, 3), 6)
-    ours = BCEDiceLoss(sigmoid=True)(xs, gs)
-    want = DiceLoss(sigmoid=True)(xs, gs.double()) + F.binary_cross_entropy_with_logits(xs, gs.double())
+    ours = DiceCELoss(sigmoid=True)(xs, gs)
+    want = MonaiDiceLoss(sigmoid=True)(xs, gs.double()) + F.binary_cross_entropy_with_logits(xs, gs.double())
     torch.testing.assert_close(ours, want)
-    assert abs(DiceCELoss(sigmoid=True)(xs, gs.double()).item() - ours.item()) > 1e-2
+    assert abs(MonaiDiceCELoss(sigmoid=True)(xs, gs.double()).item() - ours.item()) > 1e-2
 
 
 def test_dice_focal_against_monai_dice_plus_focal():
     xs, gs, _, _ = make_batch("sigmoid_multilabel", (4, 5, 3), 7)
-    want = DiceLoss(sigmoid=True)(xs, gs.double()) + FocalLoss(gamma=2.0)(xs, gs.double())
+    want = MonaiDiceLoss(sigmoid=True)(xs, gs.double()) + MonaiFocalLoss(gamma=2.0)(xs, gs.double())
     torch.testing.assert_close(DiceFocalLoss(sigmoid=True)(xs, gs), want)
     x, labels, _, _ = make_batch("softmax_labels", (4, 5, 3), 8)
     g = ref_one_hot(labels, 3)
-    want = DiceLoss(softmax=True)(x, g) + 0.5 * FocalLoss(gamma=2.0, use_softmax=True)(x, g)
+    want = MonaiDiceLoss(softmax=True)(x, g) + 0.5 * MonaiFocalLoss(gamma=2.0, use_softmax=True)(x, g)
     ours = DiceFocalLoss(softmax=True, to_onehot_y=True, lambda_focal=0.5)(x, labels)
     torch.testing.assert_close(ours, want)
     # MONAI 1.6.1's DiceFocalLoss takes a sigmoid focal term even with softmax=True (MONAI issue #8242)
@@ -337,8 +354,10 @@ def test_hand_computed_values():
     # Dice + focal (gamma 2): voxel terms -(1-p_t)^2 ln p_t with p_t = 0.9, 0.4, 0.2, 0.9
     focal = -sum((1 - q) ** 2 * ln(q) for q in (0.9, 0.4, 0.2, 0.9)) / 4
     dice = 1 - 2.2 / 3.8
-    assert abs(DiceFocalLoss(smooth_nr=0, smooth_dr=0)(p, g).item() - (dice + focal)) < 1e-12
-    assert abs(BCEDiceLoss(smooth_nr=0, smooth_dr=0)(p, g).item() - (dice + bce)) < 1e-12
+    # the drop-ins take logits in their cross-entropy / focal terms, as MONAI's classes do
+    x = torch.log(p / (1 - p))
+    assert abs(DiceFocalLoss(sigmoid=True, smooth_nr=0, smooth_dr=0)(x, g).item() - (dice + focal)) < 1e-12
+    assert abs(DiceCELoss(sigmoid=True, smooth_nr=0, smooth_dr=0)(x, g).item() - (dice + bce)) < 1e-12
 
 
 def test_weighted_ce_weight_is_detached():
@@ -473,8 +492,8 @@ BAD_PARAMS = [
     (DiceFocalLoss, {"gamma": -2.0}, r"gamma must lie in \[0, inf\], got -2"),
     (DiceFocalLoss, {"lambda_dice": -1.0}, r"lambda_dice must lie in \[0, inf\], got -1"),
     (DiceFocalLoss, {"lambda_focal": -1.0}, r"lambda_focal must lie in \[0, inf\], got -1"),
-    (BCEDiceLoss, {"lambda_ce": -0.5}, r"lambda_ce must lie in \[0, inf\], got -0.5"),
-    (BCEDiceLoss, {"smooth_dr": -1e-5}, r"smooth_dr must lie in \[0, inf\], got -1e-05"),
+    (DiceCELoss, {"lambda_ce": -0.5}, r"lambda_ce must lie in \[0, inf\], got -0.5"),
+    (DiceCELoss, {"smooth_dr": -1e-5}, r"smooth_dr must lie in \[0, inf\], got -1e-05"),
     (CrossEntropyLoss, {"reduction": "avg"}, r"reduction must be one of .*, got 'avg'"),
     (CrossEntropyLoss, {"softmax": True, "include_background": False}, "include_background=False is not supported"),
     (WeightedCrossEntropyLoss, {"softmax": True, "include_background": False}, "include_background=False is not"),

@@ -1,6 +1,6 @@
 """Region losses (and the checked MONAI focal loss) against float64 re-implementations of their papers' formulas.
 
-The ``ref_*`` functions below are written from the formulas in ``/work/shared/losses.md`` and the papers, in
+The ``ref_*`` functions below are written from the formulas in ``docs/losses.md`` and the papers, in
 plain float64 torch, without calling ``scripts.losses``. Each returns per ``(b, c)`` values, ``(B, C)`` or
 ``(1, C)`` with ``batch=True``.
 """
@@ -15,10 +15,10 @@ import pytest
 import torch
 
 from scripts.losses import (
-    CheckedDiceLoss,
-    CheckedFocalLoss,
-    CheckedGeneralizedDiceLoss,
-    CheckedTverskyLoss,
+    DiceLoss,
+    FocalLoss,
+    GeneralizedDiceLoss,
+    TverskyLoss,
     DiceTwoClassLoss,
     FocalDiceLoss,
     FocalTverskyLoss,
@@ -120,15 +120,20 @@ def ref_focal_dice(p, g, batch, beta, sampling=None, neg_ratio=1.0, snr=S, sdr=S
     return 1 - dsc ** (1 / beta)
 
 
-def ref_sensitivity_specificity(p, g, batch, r, sdr=S):
+def ref_sensitivity_specificity(p, g, batch, r, sdr=S, mode="sigmoid"):
+    """Brosch et al. 2015, eq. 2, per channel; a softmax background (channel 0) is the complement problem of the
+    foreground, so its sensitivity weight is 1 - r (docs/losses.md)."""
     e = (g - p) ** 2
     sens = sums(e * g, batch) / (sums(g, batch) + sdr)
     spec = sums(e * (1 - g), batch) / (sums(1 - g, batch) + sdr)
-    return r * sens + (1 - r) * spec
+    rs = torch.full((1, p.shape[1]), r, dtype=torch.float64)
+    if mode in ("softmax_labels", "softmax_binary"):
+        rs[0, 0] = 1 - r
+    return rs * sens + (1 - rs) * spec
 
 
 def ref_focal(x, g, mode, gamma, alpha):
-    """Lin 2017 per voxel, spatial mean per (b, c). sigmoid: alpha_t = alpha on positives, 1 - alpha on
+    """Lin 2017 per voxel, ``(B, C, *spatial)``. sigmoid: alpha_t = alpha on positives, 1 - alpha on
     negatives; softmax: -alpha_c (1 - p_c)^gamma log p_c on the true class, alpha_0 = 1 - alpha, alpha_c = alpha."""
     if mode == "sigmoid":
         p = ref_sigmoid(x)
@@ -140,7 +145,17 @@ def ref_focal(x, g, mode, gamma, alpha):
         n = x.shape[1]
         a = torch.tensor([1 - alpha] + [alpha] * (n - 1), dtype=torch.float64) if alpha is not None else torch.ones(n)
         loss = -a.view(1, n, *([1] * (x.ndim - 2))) * (1 - p) ** gamma * torch.log(p) * g
-    return loss.flatten(2).mean(-1)
+    return loss
+
+
+def ref_focal_reduce(loss, reduction):
+    """MONAI's reductions of the focal loss: none per voxel, mean over everything, sum of per-(b, c) means."""
+    return {"none": loss, "mean": loss.mean(), "sum": loss.flatten(2).mean(-1).sum()}[reduction]
+
+
+def focal(sigmoid=False, softmax=False, **kwargs):
+    """The drop-in ``FocalLoss`` takes MONAI's ``use_softmax`` (sigmoid otherwise)."""
+    return FocalLoss(use_softmax=softmax, **kwargs)
 
 
 def ref_reduce(v, reduction):
@@ -150,15 +165,15 @@ def ref_reduce(v, reduction):
 # ---------------------------------------------------------------- the cases
 # name -> (class, kwargs, reference(x, p, g, mode, batch))
 CASES = {
-    "dice": (CheckedDiceLoss, {}, lambda x, p, g, m, b: ref_dice(p, g, b)),
-    "dice_squared": (CheckedDiceLoss, {"squared_pred": True}, lambda x, p, g, m, b: ref_dice_squared(p, g, b)),
-    "iou": (CheckedDiceLoss, {"jaccard": True}, lambda x, p, g, m, b: ref_iou(p, g, b)),
+    "dice": (DiceLoss, {}, lambda x, p, g, m, b: ref_dice(p, g, b)),
+    "dice_squared": (DiceLoss, {"squared_pred": True}, lambda x, p, g, m, b: ref_dice_squared(p, g, b)),
+    "iou": (DiceLoss, {"jaccard": True}, lambda x, p, g, m, b: ref_iou(p, g, b)),
     "tversky": (
-        CheckedTverskyLoss,
+        TverskyLoss,
         {"alpha": 0.3, "beta": 0.7},
         lambda x, p, g, m, b: ref_tversky(p, g, b, 0.3, 0.7),
     ),
-    "generalized_dice": (CheckedGeneralizedDiceLoss, {}, lambda x, p, g, m, b: ref_generalized_dice(p, g, b)),
+    "generalized_dice": (GeneralizedDiceLoss, {}, lambda x, p, g, m, b: ref_generalized_dice(p, g, b)),
     "dice_two_class": (DiceTwoClassLoss, {}, lambda x, p, g, m, b: ref_dice_two_class(p, g, b)),
     "focal_tversky": (FocalTverskyLoss, {}, lambda x, p, g, m, b: ref_focal_tversky(p, g, b, 0.3, 0.7, 0.75)),
     "focal_tversky_g2": (
@@ -175,14 +190,15 @@ CASES = {
     "sensitivity_specificity": (
         SensitivitySpecificityLoss,
         {},
-        lambda x, p, g, m, b: ref_sensitivity_specificity(p, g, b, 0.05),
+        lambda x, p, g, m, b: ref_sensitivity_specificity(p, g, b, 0.05, mode=m),
     ),
     "sensitivity_specificity_r": (
         SensitivitySpecificityLoss,
         {"r": 0.7, "smooth_dr": 0.5},
-        lambda x, p, g, m, b: ref_sensitivity_specificity(p, g, b, 0.7, 0.5),
+        lambda x, p, g, m, b: ref_sensitivity_specificity(p, g, b, 0.7, 0.5, mode=m),
     ),
 }
+MONAI_SHAPED = (DiceLoss, TverskyLoss, GeneralizedDiceLoss)  # the drop-ins return MONAI's reduction="none" shapes
 FOCAL_CASES = {
     "focal": ({"gamma": 2.0, "alpha": 0.25}, lambda x, g, m: ref_focal(x, g, m, 2.0, 0.25)),
     "focal_g1_noalpha": ({"gamma": 1.0, "alpha": None}, lambda x, g, m: ref_focal(x, g, m, 1.0, None)),
@@ -230,6 +246,9 @@ def test_region_loss_matches_float64_reference(case, mode, dims, batch):
         got64 = loss(x, target)
         want = ref_reduce(expected, reduction)
         assert got32.dtype == torch.float32 and got64.dtype == torch.float64
+        if reduction == "none" and cls in MONAI_SHAPED:  # MONAI's: no batch axis with batch=True; Dice and GDL
+            want = want[0] if batch else want  # broadcast over the spatial axes, Tversky not
+            want = want if cls is TverskyLoss else want.reshape(*want.shape, *([1] * len(SPATIAL[dims])))
         assert got32.shape == want.shape, (reduction, got32.shape, want.shape)
         # MONAI computes the generalized Dice weights in float32 even for float64 input
         rtol64 = 1e-6 if case == "generalized_dice" else 1e-10
@@ -246,12 +265,16 @@ def test_focal_matches_float64_reference(case, mode, dims):
     n, act, labels = MODES[mode]
     g = ref_one_hot(target, n) if labels else target.double()
     kind = "softmax" if act.get("softmax") else "sigmoid"
-    expected = ref(x, g, kind)
-    if not act.get("include_background", True):
-        expected = expected[:, 1:]
+    if not act.get("include_background", True):  # MONAI's order: channel 0 dropped, then the softmax
+        x, g, act = x[:, 1:], g[:, 1:], {**act, "include_background": True, "to_onehot_y": False}
+        target = g
+        kwargs = {**kwargs, "alpha": None}  # MONAI ignores a scalar alpha without the background (a warning)
+        expected = ref_focal(x, g, kind, kwargs["gamma"], None)
+    else:
+        expected = ref(x, g, kind)
     for reduction in ("none", "mean", "sum"):
-        got = CheckedFocalLoss(**act, **kwargs, reduction=reduction)(x.float(), target)
-        torch.testing.assert_close(got.double(), ref_reduce(expected, reduction), rtol=2e-5, atol=2e-6)
+        got = focal(**act, **kwargs, reduction=reduction)(x.float(), target)
+        torch.testing.assert_close(got.double(), ref_focal_reduce(expected, reduction), rtol=2e-5, atol=2e-6)
 
 
 def test_focal_gradient_matches_float64_reference():
@@ -263,19 +286,19 @@ def test_focal_gradient_matches_float64_reference():
         x64 = x.clone().requires_grad_()
         ref_focal(x64, g, "softmax" if labels else "sigmoid", 2.0, 0.25).mean().backward()
         x32 = x.float().requires_grad_()
-        CheckedFocalLoss(**act, gamma=2.0, alpha=0.25)(x32, target).backward()
+        focal(**act, gamma=2.0, alpha=0.25)(x32, target).backward()
         torch.testing.assert_close(x32.grad.double(), x64.grad, rtol=1e-4, atol=1e-7)
 
 
 def test_focal_per_class_alpha_and_weight():
-    x, target, _, _ = make_batch("softmax_no_background", (4, 5), seed=11)
+    x, target, _, _ = make_batch("softmax_labels", (4, 5), seed=11)
     g = ref_one_hot(target, 3)
     p = ref_softmax(x)
-    alpha, weight = [0.2, 0.9], [2.0, 0.5]
-    per_voxel = -((1 - p[:, 1:]) ** 2) * torch.log(p[:, 1:]) * g[:, 1:]
-    per_voxel = per_voxel * torch.tensor(alpha, dtype=torch.float64).view(1, 2, 1, 1)
-    expected = per_voxel.flatten(2).mean(-1) * torch.tensor(weight, dtype=torch.float64)
-    loss = CheckedFocalLoss(softmax=True, to_onehot_y=True, include_background=False, alpha=alpha, weight=weight)
+    alpha, weight = [0.1, 0.2, 0.9], [1.0, 2.0, 0.5]
+    per_voxel = -((1 - p) ** 2) * torch.log(p) * g
+    per_voxel = per_voxel * torch.tensor(alpha, dtype=torch.float64).view(1, 3, 1, 1)
+    expected = per_voxel * torch.tensor(weight, dtype=torch.float64).view(1, 3, 1, 1)
+    loss = focal(softmax=True, to_onehot_y=True, alpha=alpha, weight=weight)
     torch.testing.assert_close(loss(x.float(), target).double(), expected.mean(), rtol=2e-5, atol=1e-7)
 
 
@@ -285,17 +308,17 @@ def test_pure_formulas_without_smoothing():
     g = torch.tensor([1.0, 0.0, 1.0, 0.0], dtype=torch.float64).view(1, 1, 4)
     # TP = 0.9 + 0.2 = 1.1, FP = 0.6 + 0.1 = 0.7, FN = 0.1 + 0.8 = 0.9, sum p = 1.8, sum g = 2
     zero = {"smooth_nr": 0.0, "smooth_dr": 0.0}
-    torch.testing.assert_close(CheckedDiceLoss(**zero)(p, g), torch.tensor(1 - 2.2 / 3.8, dtype=torch.float64))
-    iou = CheckedDiceLoss(jaccard=True, **zero)(p, g)
+    torch.testing.assert_close(DiceLoss(**zero)(p, g), torch.tensor(1 - 2.2 / 3.8, dtype=torch.float64))
+    iou = DiceLoss(jaccard=True, **zero)(p, g)
     torch.testing.assert_close(iou, torch.tensor(1 - 1.1 / 2.7, dtype=torch.float64))
-    tv = CheckedTverskyLoss(alpha=0.3, beta=0.7, **zero)(p, g)
+    tv = TverskyLoss(alpha=0.3, beta=0.7, **zero)(p, g)
     torch.testing.assert_close(tv, torch.tensor(1 - 1.1 / (1.1 + 0.21 + 0.63), dtype=torch.float64))
     ftl = FocalTverskyLoss(**zero)(p, g)
     torch.testing.assert_close(ftl, torch.tensor((1 - 1.1 / 1.94) ** 0.75, dtype=torch.float64))
     fd = FocalDiceLoss(**zero)(p, g)
     torch.testing.assert_close(fd, torch.tensor(1 - (2.2 / 3.8) ** 0.5, dtype=torch.float64))
     # V-Net: sum p^2 = 0.81 + 0.36 + 0.04 + 0.01 = 1.22, sum g^2 = 2
-    sq = CheckedDiceLoss(squared_pred=True, **zero)(p, g)
+    sq = DiceLoss(squared_pred=True, **zero)(p, g)
     torch.testing.assert_close(sq, torch.tensor(1 - 2.2 / 3.22, dtype=torch.float64))
     # two-class: background p = [.1 .4 .8 .9], g = [0 1 0 1]: TP_bg = 0.4 + 0.9 = 1.3, sums 2.2 and 2
     dl2 = DiceTwoClassLoss(**zero)(p, g)
@@ -325,12 +348,12 @@ def test_identities():
     for mode in ("sigmoid_multilabel", "softmax_labels"):
         x, target, _, _ = make_batch(mode, (3, 4, 5), seed=5)
         act = MODES[mode][1]
-        dice = CheckedDiceLoss(**act)(x, target)
-        tversky = CheckedTverskyLoss(**act, alpha=0.3, beta=0.7)(x, target)
+        dice = DiceLoss(**act)(x, target)
+        tversky = TverskyLoss(**act, alpha=0.3, beta=0.7)(x, target)
         # Tversky(0.5, 0.5) is Dice; the smoothing terms differ by a factor 2, so compare them unsmoothed
         zero = {"smooth_nr": 0.0, "smooth_dr": 0.0}
-        dice0 = CheckedDiceLoss(**act, **zero)(x, target)
-        torch.testing.assert_close(CheckedTverskyLoss(**act, alpha=0.5, beta=0.5, **zero)(x, target), dice0)
+        dice0 = DiceLoss(**act, **zero)(x, target)
+        torch.testing.assert_close(TverskyLoss(**act, alpha=0.5, beta=0.5, **zero)(x, target), dice0)
         torch.testing.assert_close(FocalTverskyLoss(**act, alpha=0.5, beta=0.5, gamma=1.0, **zero)(x, target), dice0)
         torch.testing.assert_close(FocalTverskyLoss(**act, alpha=0.3, beta=0.7, gamma=1.0)(x, target), tversky)
         torch.testing.assert_close(FocalDiceLoss(**act, beta=1.0)(x, target), dice)
@@ -346,12 +369,12 @@ def test_dice_two_class_is_dice_with_background_on_two_channels():
     two = torch.cat([1 - p, p], dim=1)
     for batch in (False, True):
         got = DiceTwoClassLoss(sigmoid=True, batch=batch)(x, target)
-        want = CheckedDiceLoss(include_background=True, to_onehot_y=True, batch=batch)(two, target)
+        want = DiceLoss(include_background=True, to_onehot_y=True, batch=batch)(two, target)
         torch.testing.assert_close(got, want)
     # 2-channel softmax: equals MONAI-backed Dice with the background included
     x2, labels, _, _ = make_batch("softmax_binary", (3, 4, 5), seed=9)
     got = DiceTwoClassLoss(softmax=True, to_onehot_y=True)(x2, labels)
-    torch.testing.assert_close(got, CheckedDiceLoss(softmax=True, to_onehot_y=True)(x2, labels))
+    torch.testing.assert_close(got, DiceLoss(softmax=True, to_onehot_y=True)(x2, labels))
 
 
 # ---------------------------------------------------------------- gradients
@@ -374,7 +397,7 @@ EDGE_LOSSES = {
         name: (cls, {**kwargs, "smooth_nr": kwargs["smooth_dr"]} if "smooth_nr" in kwargs else kwargs)
         for name, (cls, kwargs, _) in CASES.items()
     },
-    "focal": (CheckedFocalLoss, {"gamma": 2.0, "alpha": 0.25}),
+    "focal": (focal, {"gamma": 2.0, "alpha": 0.25}),
 }
 
 

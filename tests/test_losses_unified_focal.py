@@ -5,7 +5,7 @@
 the mean over the two classes in the focal Tversky parts, ``weight`` on the focal Tversky part as the code
 does (identical to the printed equation at weight = 0.5). Not copied: the code's ``[:, :, :, k]`` channel
 indexing (wrong for 3D); here ``[..., k]``. ``ref_*`` is a float64 torch re-implementation of the formulas in
-``/work/shared/losses.md`` for C classes (background suppressed, rare classes enhanced) and per-channel
+``docs/losses.md`` for C classes (background suppressed, rare classes enhanced) and per-channel
 sigmoid problems. Neither calls ``scripts.losses``.
 """
 

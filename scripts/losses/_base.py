@@ -25,6 +25,7 @@ overlapping BraTS regions.
 
 from __future__ import annotations
 
+import types
 import warnings
 from collections.abc import Callable
 
@@ -61,6 +62,15 @@ def log1m_softmax(x: torch.Tensor) -> torch.Tensor:
     others = torch.eye(n, dtype=torch.bool, device=x.device).view(1, n, n, *([1] * (x.ndim - 2)))
     lse_others = torch.logsumexp(x.unsqueeze(1).masked_fill(others, float("-inf")), dim=2)
     return lse_others - torch.logsumexp(x, dim=1, keepdim=True)
+
+
+def own_copy(method: Callable) -> Callable:
+    """A bound method whose function has a code object of its own. torch.compile keeps its compiled graphs, and
+    its limit of recompilations (8), per code object: every loss would share this module's, and the ninth loss
+    configuration of a process (a study, a benchmark) would silently run eagerly."""
+    fn = method.__func__
+    copy = types.FunctionType(fn.__code__.replace(), fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
+    return types.MethodType(copy, method.__self__)
 
 
 class SegmentationLoss(_Loss):
@@ -156,7 +166,7 @@ class SegmentationLoss(_Loss):
         if not self.compile:
             return fn(*args)
         if self._compiled is None:
-            self._compiled = torch.compile(fn)
+            self._compiled = torch.compile(own_copy(fn))
         try:
             return self._compiled(*args)
         except Exception as error:  # noqa: BLE001 (any failure of the compiler; a real error repeats eagerly)

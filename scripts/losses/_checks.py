@@ -93,10 +93,15 @@ def check_input_target(
         raise LossInputError(
             f"input must have shape (B, C, *spatial) with at least one spatial dim, got {tuple(input.shape)}."
         )
-    if target.ndim != input.ndim or target.shape[0] != input.shape[0] or target.shape[2:] != input.shape[2:]:
+    if target.ndim != input.ndim:
         raise LossInputError(
-            f"target must have the input's batch and spatial shape (B, C or 1, *spatial): input "
-            f"{tuple(input.shape)}, target {tuple(target.shape)}."
+            f"target must have the same number of dims as input (B, C, *spatial): input {tuple(input.shape)}, "
+            f"target {tuple(target.shape)}."
+        )
+    if target.shape[0] != input.shape[0] or target.shape[2:] != input.shape[2:]:
+        raise LossInputError(
+            f"target batch and spatial shape must equal input's: input {tuple(input.shape)}, "
+            f"target {tuple(target.shape)}."
         )
     n_classes = input.shape[1]
     if softmax and n_classes == 1:

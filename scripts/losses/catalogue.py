@@ -124,6 +124,8 @@ def build_loss(name: str, **overrides: Any) -> _Loss:
     kwargs.update(overrides)
     params = inspect.signature(spec.cls).parameters
     if "use_softmax" in params:  # MONAI's FocalLoss: the logits' activation is use_softmax (sigmoid otherwise)
+        if kwargs.get("sigmoid") and kwargs.get("softmax"):
+            raise ValueError("sigmoid=True and softmax=True are mutually exclusive; choose one.")
         if kwargs.pop("other_act", None) is not None or not (kwargs.get("sigmoid") or kwargs.get("softmax")):
             raise ValueError(f"loss {name!r} takes logits: pass sigmoid=True (multi-label) or softmax=True.")
         kwargs.pop("sigmoid", None)

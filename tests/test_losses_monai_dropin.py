@@ -297,6 +297,29 @@ def test_dice_focal_softmax_takes_the_softmax_focal_term_where_monai_takes_the_s
     assert (ours[0] - theirs[0]).abs().max() > 1e-2
 
 
+def test_softmax_focal_gradient_is_finite_at_saturated_logits_where_monais_is_nan():
+    """``(1 - p)^gamma`` with ``gamma < 1`` has an infinite slope where ``p`` rounds to 1: floored here."""
+    labels = torch.tensor([[[0, 1, 2, 1]]])
+    x = 1e4 * F.one_hot(labels[:, 0], 3).movedim(-1, 1).float()
+    kwargs = {"to_onehot_y": True, "use_softmax": True, "gamma": 0.5}
+    ours, theirs = (
+        value_and_grad(build("FocalLoss", kwargs), x, labels),
+        value_and_grad(monai("FocalLoss", kwargs), x, labels),
+    )
+    assert float(ours[0]) == float(theirs[0]) == 0.0
+    assert torch.isfinite(ours[1]).all() and not torch.isfinite(theirs[1]).all()
+
+
+def test_focal_alpha_sequence_takes_per_class_factors_above_one():
+    """As MONAI's test_alpha_sequence_broadcasting (alpha [0.1, 0.5, 2.0])."""
+    x, labels = make_inputs("labels")
+    for use_softmax in (True, False):
+        kwargs = {"to_onehot_y": True, "alpha": [0.1, 0.5, 2.0], "use_softmax": use_softmax}
+        assert_same(
+            value_and_grad(build("FocalLoss", kwargs), x, labels), value_and_grad(monai("FocalLoss", kwargs), x, labels)
+        )
+
+
 # ---------------------------------------------------------------------- our checks (MONAI warns or carries on)
 @pytest.mark.parametrize("name", sorted(OURS))
 def test_bad_input_raises_loss_input_error(name):

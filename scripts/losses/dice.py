@@ -146,8 +146,8 @@ class DiceLoss(SegmentationLoss):
         w = self.class_weight
         if w is not None and w.ndim > 0 and kept > 1 and w.numel() != kept:
             raise ValueError(
-                f"weight has {w.numel()} values but the loss has {kept} classes; give one per class (without the "
-                "background when include_background=False)."
+                f"weight has {w.numel()} entries but the loss sees {kept} channel(s); give one per class (without "
+                "the background when include_background=False), or a single number."
             )
 
     def formula(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from ._base import SegmentationLoss
-from ._checks import check_weights
+from ._base import SegmentationLoss, pow_floored
+from ._checks import check_range, check_weights
 from .dice import check_with_ignore_index, ignore_mask
 
 
@@ -28,13 +28,16 @@ class FocalLoss(SegmentationLoss):
     A sequence ``alpha`` gives ``alpha_c`` per channel (sigmoid: on the voxels with ``g = 1`` only). Then times
     ``weight[c]``. ``include_background=False`` drops channel 0 *before* the softmax (as MONAI; a scalar ``alpha``
     is then ignored, with a warning). ``ignore_index`` zeroes the logits, targets and loss of the voxels it
-    leaves out (:func:`scripts.losses.dice.ignore_mask`) and the means count only the others.
+    leaves out (:func:`scripts.losses.dice.ignore_mask`) and the means count only the others. Softmax with
+    ``gamma < 1``: ``1 - p`` is floored at the smallest normal float (:func:`scripts.losses._base.pow_floored`),
+    so the gradient stays finite where ``p`` rounds to 1 (MONAI's is NaN there).
 
     Reduction, as MONAI: ``"mean"``: the mean over all values (with ``ignore_index``: their sum over the number of
     voxels kept); ``"sum"``: the sum over ``(b, c)`` of the spatial means; ``"none"``: per voxel.
 
     Args:
-        gamma: the focusing exponent. alpha: ``None``, a number in ``[0, 1]`` or one value per kept channel.
+        gamma: the focusing exponent, >= 0. alpha: ``None``, a number in ``[0, 1]`` or one factor (>= 0) per kept
+            channel.
         weight: per-class factors (a number, or one per kept channel, >= 0). use_softmax: the softmax form.
         ignore_index: a label (or one-hot sentinel) whose voxels are left out. Others as MONAI's ``FocalLoss``;
         ``compile=False`` computes eagerly.
@@ -70,11 +73,13 @@ class FocalLoss(SegmentationLoss):
         super().__init__(
             include_background, to_onehot_y, not use_softmax, bool(use_softmax), reduction=reduction, compile=compile
         )
-        self.gamma = float(gamma)
+        self.gamma = check_range("gamma", gamma, low=0.0)
         self.use_softmax = bool(use_softmax)
         self.ignore_index = ignore_index
-        alpha = torch.as_tensor(alpha, dtype=torch.float32) if alpha is not None else None
-        self.alpha: float | torch.Tensor | None = float(alpha) if alpha is not None and alpha.ndim == 0 else alpha
+        if alpha is not None and not isinstance(alpha, (int, float)):
+            alpha = check_weights("alpha", alpha)  # a sequence: per-class factors (MONAI's tests use 2.0)
+            alpha = alpha.item() if alpha.ndim == 0 else alpha
+        self.alpha = check_range("alpha", alpha, 0.0, 1.0) if isinstance(alpha, (int, float)) else alpha
         self.register_buffer("class_weight", check_weights("weight", weight))
 
     def check(self, input: torch.Tensor, target: torch.Tensor) -> None:
@@ -89,11 +94,14 @@ class FocalLoss(SegmentationLoss):
         w = self.class_weight
         if w is not None and w.ndim > 0 and (kept == 1 or w.numel() != kept):
             raise ValueError(
-                f"weight has {w.numel()} values but the loss has {kept} class(es); give one per class (without the "
-                "background when include_background=False), or a single number."
+                f"weight has {w.numel()} entries but the loss sees {kept} channel(s); give one per class (without "
+                "the background when include_background=False), or a single number."
             )
         if isinstance(self.alpha, torch.Tensor) and self.alpha.numel() != kept:
-            raise ValueError(f"The length of alpha ({self.alpha.numel()}) must match the number of classes ({kept}).")
+            raise ValueError(
+                f"alpha has {self.alpha.numel()} entries but the loss sees {kept} channel(s): the length of alpha "
+                "must match the number of classes (without the background when include_background=False)."
+            )
         if self.use_softmax and not self.include_background and isinstance(self.alpha, float):
             warnings.warn(
                 "FocalLoss: include_background=False, the scalar alpha is ignored with use_softmax=True.", stacklevel=3
@@ -119,7 +127,7 @@ class FocalLoss(SegmentationLoss):
             x, g = x * mask, g * mask
         if self.use_softmax:
             log_p = torch.log_softmax(x, 1)
-            loss = -((1 - log_p.exp()) ** self.gamma) * g * log_p
+            loss = -pow_floored(-torch.expm1(log_p), self.gamma) * g * log_p  # (1 - p)^gamma, finite slope at p = 1
         else:
             bce = -(g * F.logsigmoid(x) + (1 - g) * F.logsigmoid(-x))
             loss = torch.exp(self.gamma * F.logsigmoid(x * (1 - 2 * g))) * bce  # (1 - p_t)^gamma in log space

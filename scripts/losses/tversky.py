@@ -7,6 +7,7 @@ from collections.abc import Callable
 import torch
 
 from ._base import SegmentationLoss
+from ._checks import check_range
 from .dice import check_with_ignore_index, masked_activated, soft_confusion
 
 
@@ -23,7 +24,7 @@ class TverskyLoss(SegmentationLoss):
     ``ignore_index`` leaves voxels out of every sum (:func:`scripts.losses.dice.ignore_mask`).
 
     Args:
-        alpha: weight of the false positives. beta: weight of the false negatives.
+        alpha: weight of the false positives, >= 0. beta: weight of the false negatives, >= 0 (not both 0).
         soft_label: the norm form of the sums, exact for soft targets. ignore_index: a label (or one-hot
         sentinel) whose voxels are left out. Others as MONAI's ``TverskyLoss`` and
         :class:`scripts.losses._base.SegmentationLoss`; ``compile=False`` computes eagerly.
@@ -73,8 +74,10 @@ class TverskyLoss(SegmentationLoss):
             batch,
             compile=compile,
         )
-        self.alpha = float(alpha)
-        self.beta = float(beta)
+        self.alpha = check_range("alpha", alpha, low=0.0)
+        self.beta = check_range("beta", beta, low=0.0)
+        if self.alpha + self.beta == 0:
+            raise ValueError("alpha + beta must be > 0 (both 0 makes the Tversky index 1 for any prediction).")
         self.soft_label = bool(soft_label)
         self.ignore_index = ignore_index
 

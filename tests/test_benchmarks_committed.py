@@ -8,7 +8,7 @@ import os
 import pytest
 
 from benchmarks import report
-from benchmarks.bench_losses import counterpart_target, floor_target
+from benchmarks.bench_losses import floor_target
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(REPO, "docs", "benchmark_results")
@@ -40,9 +40,8 @@ def test_committed_json_covers_the_catalogue_with_the_issue_targets(name):
         assert set(rows) == set(LOSSES)
         for name, r in rows.items():
             assert r["floor_target"] == floor_target(name)
-            assert r["x_run_floor"] == r["ours_ms"] / r["run_floor_ms"]
-            if r["ref_target"] is not None:
-                assert r["ref_target"] == counterpart_target(name)
+            assert r["x_run_floor"] == r["compiled_ms"] / r["run_floor_ms"]
+            assert r["compiled_ms"] > 0 and r["eager_ms"] > 0
 
 
 def test_doc_contains_the_committed_workflow_tables():

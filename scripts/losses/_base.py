@@ -103,7 +103,6 @@ class SegmentationLoss(_Loss):
         smooth_nr: float = 1e-5,
         smooth_dr: float = 1e-5,
         batch: bool = False,
-        *,
         compile: bool = True,
     ) -> None:
         super().__init__(reduction=check_reduction(reduction))

@@ -70,18 +70,8 @@ class ExpLogLoss(SegmentationLoss):
         *,
         compile: bool = True,
     ) -> None:
-        super().__init__(
-            include_background,
-            to_onehot_y,
-            sigmoid,
-            softmax,
-            other_act,
-            reduction,
-            smooth_nr,
-            smooth_dr,
-            batch,
-            compile=compile,
-        )
+        common = include_background, to_onehot_y, sigmoid, softmax, other_act, reduction
+        super().__init__(*common, smooth_nr, smooth_dr, batch, compile)
         self.w_dice = check_range("w_dice", w_dice, low=0.0)
         self.w_cross = check_range("w_cross", w_cross, low=0.0)
         self.gamma_dice = check_range("gamma_dice", gamma_dice, low=0.0, low_open=True)

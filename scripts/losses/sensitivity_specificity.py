@@ -56,18 +56,8 @@ class SensitivitySpecificityLoss(SegmentationLoss):
         *,
         compile: bool = True,
     ) -> None:
-        super().__init__(
-            include_background,
-            to_onehot_y,
-            sigmoid,
-            softmax,
-            other_act,
-            reduction,
-            0.0,
-            smooth_dr,
-            batch,
-            compile=compile,
-        )
+        common = include_background, to_onehot_y, sigmoid, softmax, other_act, reduction
+        super().__init__(*common, 0.0, smooth_dr, batch, compile)
         self.r = check_range("r", r, low=0.0, high=1.0)
 
     def formula(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

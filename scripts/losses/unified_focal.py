@@ -85,12 +85,7 @@ class _UnifiedFocalFamily(SegmentationLoss):
 
     def __init__(
         self,
-        include_background: bool,
-        to_onehot_y: bool,
-        sigmoid: bool,
-        softmax: bool,
-        other_act: Callable | None,
-        reduction: str,
+        common: tuple,
         delta: float,
         gamma: float,
         focal_weight: float,
@@ -100,18 +95,7 @@ class _UnifiedFocalFamily(SegmentationLoss):
         batch: bool = False,
         compile: bool = True,
     ) -> None:
-        super().__init__(
-            include_background,
-            to_onehot_y,
-            sigmoid,
-            softmax,
-            other_act,
-            reduction,
-            smooth_nr,
-            smooth_dr,
-            batch,
-            compile=compile,
-        )
+        super().__init__(*common, smooth_nr, smooth_dr, batch, compile)
         self.delta = check_range("delta", delta, low=0.0, high=1.0)
         self.gamma = check_range("gamma", gamma, low=0.0, high=gamma_high)
         self.focal_weight = focal_weight
@@ -184,8 +168,8 @@ class _FocalPart(_UnifiedFocalFamily):
         *,
         compile: bool = True,
     ) -> None:
-        args = (include_background, to_onehot_y, sigmoid, softmax, other_act, reduction, delta, gamma, 1.0, None)
-        super().__init__(*args, compile=compile)
+        common = include_background, to_onehot_y, sigmoid, softmax, other_act, reduction
+        super().__init__(common, delta, gamma, 1.0, None, compile=compile)
 
 
 class SymmetricFocalLoss(_FocalPart):
@@ -248,8 +232,8 @@ class _FocalTverskyPart(_UnifiedFocalFamily):
         *,
         compile: bool = True,
     ) -> None:
-        args = (include_background, to_onehot_y, sigmoid, softmax, other_act, reduction, delta, gamma, 0.0, 1.0)
-        super().__init__(*args, smooth_nr, smooth_dr, batch, compile)
+        common = include_background, to_onehot_y, sigmoid, softmax, other_act, reduction
+        super().__init__(common, delta, gamma, 0.0, 1.0, smooth_nr, smooth_dr, batch, compile)
 
 
 class SymmetricFocalTverskyLoss(_FocalTverskyPart):
@@ -313,10 +297,10 @@ class _Unified(_UnifiedFocalFamily):
         *,
         compile: bool = True,
     ) -> None:
-        self_weight = check_range("weight", weight, low=0.0, high=1.0)
-        args = (include_background, to_onehot_y, sigmoid, softmax, other_act, reduction, delta, gamma, self_weight)
-        super().__init__(*args, 1.0, smooth_nr, smooth_dr, batch, compile)
-        self.weight = self_weight
+        common = include_background, to_onehot_y, sigmoid, softmax, other_act, reduction
+        weight = check_range("weight", weight, low=0.0, high=1.0)
+        super().__init__(common, delta, gamma, weight, 1.0, smooth_nr, smooth_dr, batch, compile)
+        self.weight = weight
 
 
 class SymmetricUnifiedFocalLoss(_Unified):

@@ -199,7 +199,8 @@ def main(
     memory = memory and (allocator == "default" or dev.type == "cuda")
     spatial = (size,) * 3
     print(f"# machine: {describe(dev)}; torch {torch.__version__}")
-    print(f"# logits ({batch}, 3, {', '.join(map(str, spatial))}); {repeats} repeats, {clock} clock, {allocator} allocator\n")
+    shape = ", ".join(map(str, (batch, 3, *spatial)))
+    print(f"# logits ({shape}); {repeats} repeats, {clock} clock, {allocator} allocator\n")
     print(HEADER)
     rows = []
     for mode in modes:

@@ -122,18 +122,8 @@ class DiceLoss(SegmentationLoss):
         *,
         compile: bool = True,
     ) -> None:
-        super().__init__(
-            include_background,
-            to_onehot_y,
-            sigmoid,
-            softmax,
-            other_act,
-            reduction,
-            smooth_nr,
-            smooth_dr,
-            batch,
-            compile=compile,
-        )
+        common = include_background, to_onehot_y, sigmoid, softmax, other_act, reduction
+        super().__init__(*common, smooth_nr, smooth_dr, batch, compile)
         self.squared_pred = bool(squared_pred)
         self.jaccard = bool(jaccard)
         self.soft_label = bool(soft_label)

@@ -77,35 +77,12 @@ class DiceCELoss(SegmentationLoss):
         reduction = getattr(reduction, "value", reduction)
         if reduction not in ("mean", "sum"):
             raise ValueError(f'reduction must be "mean" or "sum" (a Dice and a voxel term), got {reduction!r}.')
-        super().__init__(
-            include_background,
-            to_onehot_y,
-            sigmoid,
-            softmax,
-            other_act,
-            reduction,
-            smooth_nr,
-            smooth_dr,
-            batch,
-            compile=compile,
-        )
+        common = include_background, to_onehot_y, sigmoid, softmax, other_act, reduction
+        super().__init__(*common, smooth_nr, smooth_dr, batch, compile)
         weight = check_weights("weight", weight)
         dice_weight = weight[1:] if weight is not None and weight.ndim > 0 and not include_background else weight
-        self.dice = DiceLoss(
-            include_background,
-            to_onehot_y,
-            sigmoid,
-            softmax,
-            other_act,
-            squared_pred,
-            jaccard,
-            reduction,
-            smooth_nr,
-            smooth_dr,
-            batch,
-            dice_weight,
-            compile=False,
-        )
+        dice_args = include_background, to_onehot_y, sigmoid, softmax, other_act, squared_pred, jaccard, reduction
+        self.dice = DiceLoss(*dice_args, smooth_nr, smooth_dr, batch, dice_weight, compile=False)
         self.register_buffer("ce_weight", weight)
         self.lambda_dice = check_range("lambda_dice", lambda_dice, low=0.0)
         self.lambda_ce = check_range("lambda_ce", lambda_ce, low=0.0)

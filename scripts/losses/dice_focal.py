@@ -69,33 +69,10 @@ class DiceFocalLoss(SegmentationLoss):
         *,
         compile: bool = True,
     ) -> None:
-        super().__init__(
-            include_background,
-            to_onehot_y,
-            sigmoid,
-            softmax,
-            other_act,
-            reduction,
-            smooth_nr,
-            smooth_dr,
-            batch,
-            compile=compile,
-        )
-        self.dice = DiceLoss(
-            include_background,
-            to_onehot_y,
-            sigmoid,
-            softmax,
-            other_act,
-            squared_pred,
-            jaccard,
-            reduction,
-            smooth_nr,
-            smooth_dr,
-            batch,
-            weight,
-            compile=False,
-        )
+        common = include_background, to_onehot_y, sigmoid, softmax, other_act, reduction
+        super().__init__(*common, smooth_nr, smooth_dr, batch, compile)
+        dice_args = include_background, to_onehot_y, sigmoid, softmax, other_act, squared_pred, jaccard, reduction
+        self.dice = DiceLoss(*dice_args, smooth_nr, smooth_dr, batch, weight, compile=False)
         self.focal = FocalLoss(
             include_background, to_onehot_y, gamma, alpha, weight, reduction, use_softmax=softmax, compile=False
         )

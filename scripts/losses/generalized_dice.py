@@ -62,18 +62,8 @@ class GeneralizedDiceLoss(SegmentationLoss):
         *,
         compile: bool = True,
     ) -> None:
-        super().__init__(
-            include_background,
-            to_onehot_y,
-            sigmoid,
-            softmax,
-            other_act,
-            reduction,
-            smooth_nr,
-            smooth_dr,
-            batch,
-            compile=compile,
-        )
+        common = include_background, to_onehot_y, sigmoid, softmax, other_act, reduction
+        super().__init__(*common, smooth_nr, smooth_dr, batch, compile)
         self.w_type = str(getattr(w_type, "value", w_type))  # MONAI's Weight enum or its value
         if self.w_type not in W_TYPES:
             raise ValueError(f"w_type must be one of {W_TYPES}, got {w_type!r}.")

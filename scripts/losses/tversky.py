@@ -62,18 +62,8 @@ class TverskyLoss(SegmentationLoss):
         *,
         compile: bool = True,
     ) -> None:
-        super().__init__(
-            include_background,
-            to_onehot_y,
-            sigmoid,
-            softmax,
-            other_act,
-            reduction,
-            smooth_nr,
-            smooth_dr,
-            batch,
-            compile=compile,
-        )
+        common = include_background, to_onehot_y, sigmoid, softmax, other_act, reduction
+        super().__init__(*common, smooth_nr, smooth_dr, batch, compile)
         self.alpha = check_range("alpha", alpha, low=0.0)
         self.beta = check_range("beta", beta, low=0.0)
         if self.alpha + self.beta == 0:

@@ -116,3 +116,21 @@ def test_bundle_config_id_turns_compilation_off():
     assert parser.get_parsed_content("loss").compile is True
     parser["loss_compile"] = False
     assert parser.get_parsed_content("loss", lazy=False).compile is False
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="the CUDA path of torch.compile needs a CUDA device")
+@pytest.mark.parametrize("amp", [False, True], ids=["fp32", "fp16_autocast"])
+@pytest.mark.parametrize("mode", sorted(MODES))
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_compiled_equals_eager_on_cuda(name, mode, amp):
+    x, target = batch(mode, torch.float32, shape=(2, 3, 32, 32, 32))
+    x, target = x.cuda(), target.cuda()
+    with torch.autocast("cuda", dtype=torch.float16, enabled=amp):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            got = value_and_grad(build_loss(name, **MODES[mode]), x.half() if amp else x, target)
+        want = value_and_grad(build_loss(name, **MODES[mode], compile=False), x.half() if amp else x, target)
+    assert got[0].dtype == torch.float32 and torch.isfinite(got[0]) and torch.isfinite(got[1]).all()
+    torch.testing.assert_close(got[0], want[0], rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(got[1].float(), want[1].float(), rtol=1e-3, atol=1e-5)

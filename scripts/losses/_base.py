@@ -140,8 +140,8 @@ class SegmentationLoss(_Loss):
 
     def background_needed(self) -> str:
         return (
-            f"{type(self).__name__}: include_background=False is not supported in categorical mode (softmax, or 2+ "
-            "channels of probabilities): the background term is what penalises false positives."
+            f"include_background=False is not supported by {type(self).__name__} with mutually exclusive classes "
+            "(softmax, or 2+ channels of probabilities): the background term is what penalises false positives."
         )
 
     # ------------------------------------------------------------------ running it

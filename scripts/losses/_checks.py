@@ -55,13 +55,13 @@ def check_weights(name: str, value: float | Sequence[float] | torch.Tensor | Non
     """Per-class weights as a float32 tensor (or None); a ValueError unless every entry is finite and >= 0."""
     if value is None:
         return None
-    try:
-        weights = torch.as_tensor(value, dtype=torch.float32).detach().clone()
+    try:  # checked in float64: a tiny negative weight must not round to 0 first
+        weights = torch.as_tensor(value, dtype=torch.float64).detach().clone()
     except (TypeError, ValueError, RuntimeError):
         raise ValueError(f"{name} must be a number or a sequence of numbers, got {value!r}.") from None
     if weights.numel() == 0 or not torch.isfinite(weights).all() or (weights < 0).any():
         raise ValueError(f"{name} must be finite and >= 0, got {value!r}.")
-    return weights
+    return weights.float()
 
 
 def check_activation(sigmoid: bool, softmax: bool, other_act: Callable | None) -> None:

@@ -10,13 +10,13 @@ import torch
 from scripts.losses import (
     LOSSES,
     DiceLoss,
-    FocalLoss,
-    GeneralizedDiceLoss,
-    TverskyLoss,
     DiceTwoClassLoss,
     FocalDiceLoss,
+    FocalLoss,
     FocalTverskyLoss,
+    GeneralizedDiceLoss,
     SensitivitySpecificityLoss,
+    TverskyLoss,
     build_loss,
 )
 
@@ -60,7 +60,8 @@ def test_shape_mismatch(name):
         regions(),
     )
     if name != "focal":  # MONAI's FocalLoss (the drop-in) also takes (B, C) classification logits
-        raises(r"at least one spatial dim, got \(2, 3\)", build_loss(name, **SIGMOID), torch.randn(2, 3), torch.ones(2, 3))
+        flat = torch.randn(2, 3), torch.ones(2, 3)
+        raises(r"at least one spatial dim, got \(2, 3\)", build_loss(name, **SIGMOID), *flat)
     raises(r"must be tensors, got list", build_loss(name, **SIGMOID), [[0.0]], regions())
 
 

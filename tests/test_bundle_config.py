@@ -11,7 +11,7 @@ import torch
 from bundle_runs import CONFIGS, LOGGING, META, REPO_ROOT
 from monai.bundle import ConfigParser, ConfigWorkflow, verify_metadata, verify_net_in_out
 
-from scripts.data.conventions import CONVENTIONS
+from scripts.data.label_conventions import CONVENTIONS
 
 SCHEMA = REPO_ROOT.parent / "shared" / "meta_schema_20240725.json"
 SCHEMA_MD5 = "06954cad2cc5d3784e72077ac76f0fc8"

@@ -18,7 +18,7 @@ import torch
 from bundle_runs import TINY_NET, TINY_TRAIN, run_bundle
 from nifti_layouts import write_brats2023_case, write_msd_task01
 
-from scripts.data.conventions import CONVENTIONS
+from scripts.data.label_conventions import CONVENTIONS
 
 pytestmark = pytest.mark.slow
 REGIONS = ("tc", "wt", "et")

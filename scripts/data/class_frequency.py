@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import nibabel as nib
 import numpy as np
 
-from .conventions import get_convention
+from .label_conventions import get_convention
 from .validate import present_values
 
 

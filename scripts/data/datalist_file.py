@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 
-from .conventions import get_convention
+from .label_conventions import get_convention
 from .layouts import BRATS2021_IMAGES, BRATS2023_IMAGES, KITS_IMAGE, nifti_stem
 
 SECTIONS = ("training", "validation", "test")

@@ -20,8 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 import nibabel as nib
 import numpy as np
 
-from .check_cache import ValueCheckCache
-from .conventions import CONVENTIONS
+from .label_conventions import CONVENTIONS
+from .value_check_cache import ValueCheckCache
 
 logger = logging.getLogger(__name__)
 

@@ -1,9 +1,10 @@
-"""Evaluation metrics: BraTS with the official package's per-region convention; KiTS19 regions (``kits_*``)."""
+"""Evaluation metrics: the official BraTS per-region scores (``brats_region_scores``, ``brats_region_metric``);
+KiTS19 regions (``kits_*``)."""
 
-from .brats_convention import BRATS_HD95_MISSING, brats_dice, brats_hd95
-from .kits_convention import KITS_REGIONS, kits_case_metrics, kits_dice, kits_hd95
+from .brats_region_metric import BraTSDice, BraTSHD95, BraTSRegionMetric
+from .brats_region_scores import BRATS_HD95_MISSING, brats_dice, brats_hd95
 from .kits_region_metric import KiTSDice, KiTSHD95, KiTSRegionMetric
-from .region_metric import BraTSDice, BraTSHD95, BraTSRegionMetric
+from .kits_region_scores import KITS_REGIONS, kits_case_metrics, kits_dice, kits_hd95
 
 __all__ = [
     "BRATS_HD95_MISSING",

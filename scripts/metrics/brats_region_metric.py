@@ -1,4 +1,4 @@
-"""MONAI metric and ignite handlers that apply the official BraTS per-region convention to batches."""
+"""MONAI metric and ignite handlers that apply the official BraTS per-region scores to batches."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ from monai.metrics import CumulativeIterationMetric
 from monai.metrics.utils import do_metric_reduction
 from monai.utils import MetricReduction
 
-from .brats_convention import BRATS_HD95_MISSING, brats_dice, brats_hd95
+from .brats_region_scores import BRATS_HD95_MISSING, brats_dice, brats_hd95
 
 _KINDS = ("dice", "hd95")
 
 
 class BraTSRegionMetric(CumulativeIterationMetric):
-    """Official BraTS Dice or HD95 (see ``brats_convention``) for every (case, region channel) of a batch.
+    """Official BraTS Dice or HD95 (see ``brats_region_scores``) for every (case, region channel) of a batch.
 
     Inputs are binary region masks of shape (B, C, H, W[, D]) (e.g. TC/WT/ET after thresholding); each channel
     is one region. ``aggregate`` reduces the (cases, C) buffer with MONAI's ``do_metric_reduction``, which leaves

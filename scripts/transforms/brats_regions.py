@@ -2,7 +2,7 @@
 
 The regions are those of the BraTS challenge (Menze et al., IEEE TMI 2015; Bakas et al., arXiv:1811.02629):
 tumour core TC, whole tumour WT, enhancing tumour ET, with ET ⊂ TC ⊂ WT. Label values per convention
-(``scripts.data.conventions``):
+(``scripts.data.label_conventions``):
 
 =============  ===================  ================  =======
 convention     TC                   WT                ET
@@ -21,7 +21,7 @@ import torch
 from monai.config import KeysCollection
 from monai.transforms import MapTransform
 
-from scripts.data.conventions import BRATS_CONVENTIONS, LabelConvention
+from scripts.data.label_conventions import BRATS_CONVENTIONS, LabelConvention
 
 from ._labels import as_label_tensor, check_values, convention_of, where
 

@@ -8,7 +8,7 @@ import torch
 from monai.config import KeysCollection
 from monai.transforms import MapTransform
 
-from scripts.data.conventions import KITS_CONVENTIONS, get_convention
+from scripts.data.label_conventions import KITS_CONVENTIONS, get_convention
 
 from ._labels import as_label_tensor, check_values, convention_of
 

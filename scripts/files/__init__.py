@@ -1,0 +1,25 @@
+"""Writing files: every file the bundle writes goes through :mod:`scripts.files.atomic` (crash-safe, mode 0644)."""
+
+from .atomic import (
+    atomic_open,
+    atomic_path,
+    fsync_folder,
+    write_bytes,
+    write_csv,
+    write_json,
+    write_nifti,
+    write_text,
+    write_torch,
+)
+
+__all__ = [
+    "atomic_open",
+    "atomic_path",
+    "fsync_folder",
+    "write_bytes",
+    "write_csv",
+    "write_json",
+    "write_nifti",
+    "write_text",
+    "write_torch",
+]

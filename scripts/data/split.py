@@ -6,7 +6,8 @@ import logging
 import os
 import random
 
-from .atomic import save_json_atomic
+from scripts.files import write_json
+
 from .datalist import _finish, datalist_sections
 
 logger = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ def split_datalist(
     train = [e for i, e in enumerate(ordered) if i not in val_idx]
     val = [e for i, e in enumerate(ordered) if i in val_idx]
     if save_to:
-        save_json_atomic({"seed": seed, "val_fraction": fraction, "training": train, "validation": val}, save_to)
+        write_json(save_to, {"seed": seed, "val_fraction": fraction, "training": train, "validation": val})
     return train, val
 
 
@@ -91,5 +92,5 @@ def train_val_datalists(
             raise ValueError(f"{where}: no good training case left after skipping the bad ones.")
     if save_to:
         content = {"seed": None if given_val else seed, "val_fraction": None if given_val else float(val_fraction)}
-        save_json_atomic({**content, "training": train, "validation": val}, save_to)
+        write_json(save_to, {**content, "training": train, "validation": val})
     return {"training": train, "validation": val}

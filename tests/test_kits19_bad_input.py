@@ -86,6 +86,7 @@ def test_label_value_outside_kits19(tmp_path):
     label = default_label(SHAPE, (1, 2))
     label[0, 0, 0] = 3  # a KiTS21/23 cyst value in KiTS19 data
     bad = write_kits19_case(tmp_path, "case_00001", shape=SHAPE, labels=label)
+    (tmp_path / "starter_code").mkdir()  # the neheller/kits19 clone: KiTS19 by its layout
     message = _error(tmp_path, tmp_path)
     assert "case_00001" in message and bad["label"] in message
     assert "[3]" in message and "kits19" in message

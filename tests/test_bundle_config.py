@@ -39,9 +39,10 @@ def test_metadata_io_matches_configs_and_written_labels():
     for parser in (train, infer):
         assert parser["in_channels"] == meta["inputs"]["image"]["num_channels"] == 4
         assert parser["out_channels"] == meta["outputs"]["pred"]["num_channels"] == 3
-    assert train["label_convention"] == infer["label_convention"]
+    assert train["label_convention"] is infer["label_convention"] is None  # recognised from the data
+    assert train["default_label_convention"] == infer["default_label_convention"]
     # MONAI Label reads the written label values from outputs.pred.channel_def: they must be the convention's
-    written = sorted(CONVENTIONS[infer["label_convention"]].classes)
+    written = sorted(CONVENTIONS[infer["default_label_convention"]].classes)
     assert sorted(int(k) for k in meta["outputs"]["pred"]["channel_def"]) == written == [0, 1, 2, 4]
     post = meta["post_processed_outputs"]["pred"]
     assert post["num_channels"] == 1 and post["channel_def"] == meta["outputs"]["pred"]["channel_def"]

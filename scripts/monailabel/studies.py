@@ -3,7 +3,8 @@
 MONAI Label hands a model one image file per case. BraTS ships four 3-D files per case (FLAIR, T1, T1ce, T2), so
 they are stacked into one 4-D channel-last file ``(H, W, D, 4)`` in that order (the bundle's ``LoadImaged`` with
 ``ensure_channel_first`` reads it as 4 channels); MSD Task01 4-D images and KiTS CTs are copied as they are.
-Labels are copied unchanged: they must follow the bundle's ``label_convention`` (default BraTS 2021: 1, 2, 4).
+Labels are copied unchanged: they must follow the bundle's ``label_convention`` (when unset,
+``default_label_convention``, BraTS 2021: 1, 2, 4).
 
 Command line (``fire``)::
 

@@ -139,3 +139,24 @@ def test_sigkill_while_writing_keeps_previous_file(tmp_path):
     write_torch(path, {"version": torch.tensor(3)})  # the next write of that name removes it
     assert [p.name for p in tmp_path.iterdir()] == ["ckpt.pt"]
     assert int(torch.load(path, weights_only=True)["version"]) == 3
+
+
+def test_save_imaged_with_the_atomic_writer(tmp_path):
+    """MONAI's SaveImaged with AtomicNibabelWriter: the file of MONAI's own writer, mode 0644, nothing else left."""
+    from monai.data import MetaTensor
+    from monai.transforms import SaveImaged
+
+    affine = torch.diag(torch.tensor([2.0, 3.0, 4.0, 1.0]))
+    pred = MetaTensor(torch.arange(24, dtype=torch.float32).reshape(1, 2, 3, 4), affine=affine)
+    pred.meta["filename_or_obj"] = "case_0.nii.gz"
+    for folder, writer in (("ours", "scripts.files.AtomicNibabelWriter"), ("monai", "NibabelWriter")):
+        save = SaveImaged(
+            keys="pred", output_dir=str(tmp_path / folder), output_postfix="", separate_folder=False, writer=writer,
+            output_dtype=np.uint8,
+        )  # fmt: skip
+        save({"pred": pred.clone()})
+    ours, theirs = nib.load(tmp_path / "ours" / "case_0.nii.gz"), nib.load(tmp_path / "monai" / "case_0.nii.gz")
+    assert np.array_equal(np.asarray(ours.dataobj), np.asarray(theirs.dataobj))
+    assert np.array_equal(np.asarray(ours.dataobj), np.arange(24).reshape(2, 3, 4))
+    assert np.allclose(ours.affine, theirs.affine) and ours.get_data_dtype() == np.uint8
+    assert os.listdir(tmp_path / "ours") == ["case_0.nii.gz"] and _mode(tmp_path / "ours" / "case_0.nii.gz") == 0o644

@@ -1,4 +1,6 @@
-"""Writing files: every file the bundle writes goes through :mod:`scripts.files.atomic` (crash-safe, mode 0644)."""
+"""Writing files: every file the bundle writes goes through :mod:`scripts.files.atomic` (crash-safe, mode 0644);
+MONAI's ``SaveImaged`` through :class:`AtomicNibabelWriter`.
+"""
 
 from .atomic import (
     atomic_open,
@@ -11,8 +13,10 @@ from .atomic import (
     write_text,
     write_torch,
 )
+from .nifti_writer import AtomicNibabelWriter
 
 __all__ = [
+    "AtomicNibabelWriter",
     "atomic_open",
     "atomic_path",
     "fsync_folder",

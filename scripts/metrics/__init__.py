@@ -1,22 +1,35 @@
-"""Evaluation metrics: the official BraTS per-region scores (``brats_region_scores``, ``brats_region_metric``);
-KiTS19 regions (``kits_*``)."""
+"""Evaluation metrics: the official BraTS region-wise scores (``brats_region_scores``, ``brats_region_metric``) and
+lesion-wise scores (``brats_lesion_scores``, ``brats_lesion_metric``); KiTS19 regions (``kits_*``) and
+KiTS23 hierarchical classes (``kits23_*``)."""
 
+from .brats_lesion_metric import BraTSLesionMetric, BraTSLesionwise
+from .brats_lesion_scores import LesionScores, brats_lesion_scores
 from .brats_region_metric import BraTSDice, BraTSHD95, BraTSRegionMetric
 from .brats_region_scores import BRATS_HD95_MISSING, brats_dice, brats_hd95
+from .kits23_hec_metric import KiTS23HEC, KiTS23HECMetric
+from .kits23_hec_scores import KITS23_HECS, kits23_hec_scores
 from .kits_region_metric import KiTSDice, KiTSHD95, KiTSRegionMetric
 from .kits_region_scores import KITS_REGIONS, kits_case_metrics, kits_dice, kits_hd95
 
 __all__ = [
     "BRATS_HD95_MISSING",
+    "KITS23_HECS",
     "KITS_REGIONS",
+    "KiTS23HEC",
+    "KiTS23HECMetric",
     "BraTSDice",
+    "BraTSLesionMetric",
+    "BraTSLesionwise",
+    "LesionScores",
     "BraTSHD95",
     "BraTSRegionMetric",
     "KiTSDice",
     "KiTSHD95",
     "KiTSRegionMetric",
     "brats_dice",
+    "brats_lesion_scores",
     "brats_hd95",
+    "kits23_hec_scores",
     "kits_case_metrics",
     "kits_dice",
     "kits_hd95",

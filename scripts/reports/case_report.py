@@ -24,9 +24,14 @@ def _as_float(value) -> float:
     return float(value.item() if isinstance(value, torch.Tensor) else value)
 
 
-def _json_number(value: float) -> float | None:
-    """NaN is not JSON: write null."""
-    return None if isinstance(value, float) and math.isnan(value) else value
+def _json_number(value: float) -> float | str | None:
+    """NaN and infinity are not JSON: write null for NaN (no value) and the strings "inf" / "-inf" (``float()``
+    reads them back; the official lesion-wise HD95 of a case without a matched lesion is infinite)."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, float) and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return value
 
 
 def write_case_report(

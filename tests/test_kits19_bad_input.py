@@ -23,7 +23,7 @@ def _root_cause(exc: BaseException) -> BaseException:
 
 def _workflow(tmp_path, dataset_dir, **overrides):
     return ConfigWorkflow(
-        config_file=config_files("train.json", "kits19.json"),
+        config_file=config_files("train.json", "kits19_common.json", "kits19.json"),
         meta_file=META,
         logging_file=LOGGING,
         workflow_type="train",

@@ -32,9 +32,9 @@ def runs(tmp_path_factory):
     data = make_synthetic_kits(str(root / "kits19" / "data"), num_cases=4, shape=SHAPE, spacing=SPACING, seed=3)
     os.remove(os.path.join(data, "case_00003", "segmentation.nii.gz"))  # inference only, as KiTS19's test cases
     common = {"bundle_root": str(root / "bundle"), "dataset_dir": str(root / "kits19"), "spacing": TARGET}
-    train = run_bundle(["train.json", "kits19.json"], {**common, **TINY_TRAIN})
-    run_bundle(["train.json", "evaluate.json", "kits19.json"], {**common, **TINY_TRAIN})
-    run_bundle(["inference.json", "kits19_inference.json"], {**common, **TINY_NET})
+    train = run_bundle(["train.json", "kits19_common.json", "kits19.json"], {**common, **TINY_TRAIN})
+    run_bundle(["train.json", "evaluate.json", "kits19_common.json", "kits19.json"], {**common, **TINY_TRAIN})
+    run_bundle(["inference.json", "kits19_common.json", "kits19_inference.json"], {**common, **TINY_NET})
     return root / "bundle", data, train.stdout + train.stderr
 
 

@@ -13,8 +13,8 @@ from bundle_runs import LOGGING, META, TINY_NET, TINY_TRAIN, config_files, run_b
 from monai.bundle import ConfigWorkflow
 from monai.networks.nets import SegResNet
 
-import scripts.output_check as output_check
-from scripts.output_check import PROBE_BYTES, require_writable_dirs
+import scripts.files.writable_folders as writable_folders
+from scripts.files.writable_folders import PROBE_BYTES, require_writable_dirs
 
 NOBODY = 65534
 
@@ -103,7 +103,7 @@ def test_disk_full_while_writing(tmp_path, monkeypatch, code, reason):
         written.append(os.fstat(fd).st_size)
         raise OSError(code, os.strerror(code))
 
-    monkeypatch.setattr(output_check.os, "fsync", fsync)
+    monkeypatch.setattr(writable_folders.os, "fsync", fsync)
     with pytest.raises(ValueError) as info:
         require_writable_dirs([str(tmp_path)])
     assert f"output folder {tmp_path} cannot be written: {reason} ({errno.errorcode[code]}" in str(info.value)
@@ -115,7 +115,7 @@ def test_read_only_file_system(tmp_path, monkeypatch):
     def mkstemp(*args, **kwargs):
         raise OSError(errno.EROFS, os.strerror(errno.EROFS))
 
-    monkeypatch.setattr(output_check.tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(writable_folders.tempfile, "mkstemp", mkstemp)
     with pytest.raises(ValueError, match="the file system is read-only") as info:
         require_writable_dirs([str(tmp_path / "models")])
     assert str(tmp_path / "models") in str(info.value)
@@ -123,7 +123,7 @@ def test_read_only_file_system(tmp_path, monkeypatch):
 
 def test_too_little_free_space(tmp_path, monkeypatch):
     usage = namedtuple("usage", "total used free")
-    monkeypatch.setattr(output_check.shutil, "disk_usage", lambda p: usage(2**40, 2**40 - 10 * 2**20, 10 * 2**20))
+    monkeypatch.setattr(writable_folders.shutil, "disk_usage", lambda p: usage(2**40, 2**40 - 10 * 2**20, 10 * 2**20))
     with pytest.raises(ValueError, match="has 10.0 MiB free, less than min_free_mb=100 MiB") as info:
         require_writable_dirs([str(tmp_path)], min_free_mb=100)
     assert str(tmp_path) in str(info.value)
@@ -164,7 +164,7 @@ def test_train_on_a_full_disk(tmp_path, monkeypatch):
     def fsync(fd):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(output_check.os, "fsync", fsync)
+    monkeypatch.setattr(writable_folders.os, "fsync", fsync)
     err = _run_until_error(tmp_path / "bundle", ("train.json",), "train", **TINY_TRAIN)
     assert isinstance(err, ValueError) and "the disk is full" in str(err)
     assert f"output folder {tmp_path / 'bundle' / 'eval'} cannot be written" in str(err)

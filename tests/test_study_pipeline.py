@@ -8,8 +8,8 @@ import sys
 import pandas as pd
 import pytest
 
-from scripts.study.__main__ import report, run
-from scripts.study.presets import get_preset
+from tools.study.__main__ import report, run
+from tools.study.presets import get_preset
 
 EXPECTED_COLUMNS = [
     "loss", "level", "seed", "achieved_fraction", "dice", "hd95", "precision", "recall", "empty_pred",
@@ -88,7 +88,7 @@ def test_cli_report_and_missing_results(micro, tmp_path):
         [
             sys.executable,
             "-m",
-            "scripts.study",
+            "tools.study",
             "report",
             "--results_dir",
             str(tmp_path / "none"),

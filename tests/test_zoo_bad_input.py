@@ -11,9 +11,9 @@ import torch
 import yaml
 from zoo_tools import REPO_ROOT, SCHEMA, write_state_dict
 
-from scripts.zoo import check_archive, check_bundle_dir, package
-from scripts.zoo.flavours import FLAVOURS
-from scripts.zoo.package import flavour_configs
+from tools.zoo import check_archive, check_bundle_dir, package
+from tools.zoo.flavours import FLAVOURS
+from tools.zoo.package import flavour_configs
 
 NAME = FLAVOURS["brats"].name
 
@@ -37,7 +37,7 @@ def _rewrite(src, dst, replace: dict):
 
 def test_good_archive_passes_cli_check(good_zip):
     proc = subprocess.run(
-        [sys.executable, "-m", "scripts.zoo", "check", good_zip, "--schema", str(SCHEMA)],
+        [sys.executable, "-m", "tools.zoo", "check", good_zip, "--schema", str(SCHEMA)],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

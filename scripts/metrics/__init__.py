@@ -2,10 +2,11 @@
 lesion-wise scores (``brats_lesion_scores``, ``brats_lesion_metric``); KiTS19 regions (``kits_*``) and
 KiTS23 hierarchical classes (``kits23_*``)."""
 
-from .brats_lesion_metric import BraTSLesionMetric, BraTSLesionwise
+from .brats_lesion_metric import BraTSLesionMetric, BraTSLesionwise, lesion_metric_handlers, lesion_report_columns
 from .brats_lesion_scores import LesionScores, brats_lesion_scores
 from .brats_region_metric import BraTSDice, BraTSHD95, BraTSRegionMetric
 from .brats_region_scores import BRATS_HD95_MISSING, brats_dice, brats_hd95
+from .key_metric import choose_key_metric
 from .kits23_hec_metric import KiTS23HEC, KiTS23HECMetric
 from .kits23_hec_scores import KITS23_HECS, kits23_hec_scores
 from .kits_region_metric import KiTSDice, KiTSHD95, KiTSRegionMetric
@@ -28,8 +29,11 @@ __all__ = [
     "KiTSRegionMetric",
     "brats_dice",
     "brats_lesion_scores",
+    "choose_key_metric",
     "brats_hd95",
     "kits23_hec_scores",
+    "lesion_metric_handlers",
+    "lesion_report_columns",
     "kits_case_metrics",
     "kits_dice",
     "kits_hd95",

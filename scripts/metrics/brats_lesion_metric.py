@@ -116,3 +116,26 @@ class BraTSLesionwise(IgniteMetricHandler):
             output_transform=output_transform,
             save_details=save_details,
         )
+
+
+def lesion_metric_handlers(regions: Sequence[str], kinds: Sequence[str] = ("dice",)) -> dict[str, BraTSLesionwise]:
+    """``{"val_lesion_<kind>_<region>": handler}`` for the evaluator's ``additional_metrics``: each scores the
+    postprocessed ``pred_<region>`` / ``label_<region>`` (``SplitDimd`` of the region channels)."""
+    from monai.handlers import from_engine
+
+    unknown = [k for k in kinds if k not in LESION_KINDS]
+    if unknown:
+        raise ValueError(f"lesion kinds must be among {LESION_KINDS}, got {unknown}")
+    return {
+        f"val_lesion_{kind}_{region}": BraTSLesionwise(
+            kind, output_transform=from_engine([f"pred_{region}", f"label_{region}"])
+        )
+        for kind in kinds
+        for region in regions
+    }
+
+
+def lesion_report_columns(regions: Sequence[str], kinds: Sequence[str] = LESION_KINDS) -> dict[str, str]:
+    """``{"lesion_<kind>_<region>": "val_lesion_<kind>_<region>"}``: the report columns of
+    :func:`lesion_metric_handlers`."""
+    return {f"lesion_{kind}_{region}": f"val_lesion_{kind}_{region}" for kind in kinds for region in regions}

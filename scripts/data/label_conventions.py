@@ -92,6 +92,8 @@ CONVENTIONS: dict[str, LabelConvention] = {
     )
 }
 
+CONVENTION_META_KEY = "label_convention"
+"""Metadata key of a label MetaTensor recording the convention it had before a transform mapped its values."""
 BRATS_CONVENTIONS = ("brats2021", "brats2023", "brats2024_gli", "brats2024_ped", "msd_task01")
 KITS_CONVENTIONS = ("kits19", "kits23")
 

@@ -3,9 +3,9 @@
 The workflows map the KiTS21/23 cyst to a KiTS19 class before scoring (``KiTSLabelsd``), so the reference the
 evaluator holds has lost its cysts; the HECs need them. The metric therefore reads each case's reference label map
 from its file (the MetaTensor's ``filename_or_obj``), in the space the evaluator scores (the file's own array, as
-the KiTS overlay's validation leaves the label unresampled), and scores the prediction against it. Cases whose
-``convention`` is not ``kits23`` give NaN (left out of the means): their data have no cyst, and KiTS19's own
-metrics are reported for them.
+the KiTS overlay's validation leaves the label unresampled), and scores the prediction against it. Cases whose label
+was KiTS19 (``KiTSLabelsd`` records it in the label's metadata, ``label_convention``) give NaN, left out of the
+means: the KiTS23 classes are reported when the data are KiTS23, KiTS19's own metrics otherwise.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from monai.handlers import IgniteMetricHandler
 from monai.utils import MetricReduction
+
+from scripts.data.label_conventions import CONVENTION_META_KEY
 
 from .brats_lesion_metric import spacing_of
 from .brats_region_metric import BraTSRegionMetric
@@ -33,6 +35,13 @@ def _filenames(y: torch.Tensor, batch: int) -> list[str]:
     if len(names) != batch:
         raise ValueError(f"the reference carries {len(names)} file names for a batch of {batch}")
     return [str(n) for n in names]
+
+
+def _conventions(y: torch.Tensor, batch: int) -> list[str | None]:
+    value = getattr(y, "meta", {}).get(CONVENTION_META_KEY)
+    if value is None or isinstance(value, str):
+        return [value] * batch
+    return [str(v) for v in value]
 
 
 class KiTS23HECMetric(BraTSRegionMetric):
@@ -70,7 +79,10 @@ class KiTS23HECMetric(BraTSRegionMetric):
         files = _filenames(y, batch)
         spacings = spacing_of(y, batch, spatial)
         out = np.full((batch, len(self.hecs)), np.nan)
+        conventions = _conventions(y, batch)
         for b in range(batch):
+            if conventions[b] == "kits19":
+                continue
             ref = np.asanyarray(nib.load(files[b]).dataobj)
             if tuple(ref.shape) != tuple(y.shape[2:]):
                 raise ValueError(

@@ -4,7 +4,13 @@ KiTS23 hierarchical classes (``kits23_*``)."""
 
 from .brats_lesion_metric import BraTSLesionMetric, BraTSLesionwise, lesion_metric_handlers, lesion_report_columns
 from .brats_lesion_scores import LesionScores, brats_lesion_scores
-from .brats_region_metric import BraTSDice, BraTSHD95, BraTSRegionMetric
+from .brats_region_metric import (
+    BraTSDice,
+    BraTSHD95,
+    BraTSRegionMetric,
+    region_metric_handlers,
+    region_report_columns,
+)
 from .brats_region_scores import BRATS_HD95_MISSING, brats_dice, brats_hd95
 from .key_metric import choose_key_metric
 from .kits23_hec_metric import KiTS23HEC, KiTS23HECMetric
@@ -34,6 +40,8 @@ __all__ = [
     "kits23_hec_scores",
     "lesion_metric_handlers",
     "lesion_report_columns",
+    "region_metric_handlers",
+    "region_report_columns",
     "kits_case_metrics",
     "kits_dice",
     "kits_hd95",

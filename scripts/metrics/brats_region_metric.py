@@ -115,3 +115,21 @@ class BraTSHD95(IgniteMetricHandler):
             output_transform=output_transform,
             save_details=save_details,
         )
+
+
+def region_metric_handlers(regions: Sequence[str]) -> dict[str, IgniteMetricHandler]:
+    """``{"val_dice_<region>": BraTSDice, "val_hd95_<region>": BraTSHD95}`` for the evaluator's
+    ``additional_metrics``, scoring the postprocessed ``pred_<region>`` / ``label_<region>`` of each region."""
+    from monai.handlers import from_engine
+
+    handlers: dict[str, IgniteMetricHandler] = {}
+    for kind, cls in (("dice", BraTSDice), ("hd95", BraTSHD95)):
+        for region in regions:
+            handlers[f"val_{kind}_{region}"] = cls(output_transform=from_engine([f"pred_{region}", f"label_{region}"]))
+    return handlers
+
+
+def region_report_columns(regions: Sequence[str]) -> dict[str, str]:
+    """``{"dice_<region>": "val_dice_<region>", "hd95_<region>": "val_hd95_<region>"}``: the report columns of
+    :func:`region_metric_handlers`."""
+    return {f"{kind}_{region}": f"val_{kind}_{region}" for kind in ("dice", "hd95") for region in regions}

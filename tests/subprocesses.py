@@ -8,6 +8,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from slow_marking import slow_helper
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -17,6 +19,7 @@ def python_env(**extra: str) -> dict[str, str]:
     return dict(os.environ, PYTHONPATH=path, OMP_NUM_THREADS="1", **extra)
 
 
+@slow_helper
 def run_python(
     args: Sequence[str], cwd: str | os.PathLike = REPO_ROOT, timeout: float = 300, **extra_env: str
 ) -> subprocess.CompletedProcess:
@@ -29,4 +32,19 @@ def run_python(
         text=True,
         timeout=timeout,
         stdin=subprocess.DEVNULL,
+    )
+
+
+@slow_helper
+def start_python(args: Sequence[str], cwd: str | os.PathLike = REPO_ROOT, **extra_env: str) -> subprocess.Popen:
+    """``python <args>`` started in the background, stdout and stderr merged into one text pipe, line-buffered."""
+    return subprocess.Popen(
+        [sys.executable, *args],
+        cwd=cwd,
+        env=python_env(PYTHONUNBUFFERED="1", **extra_env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        bufsize=1,
     )

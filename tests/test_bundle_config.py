@@ -8,13 +8,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from bundle_runs import CONFIGS, LOGGING, META, REPO_ROOT
+from bundle_runs import CONFIGS, LOGGING, META
 from monai.bundle import ConfigParser, ConfigWorkflow, verify_metadata, verify_net_in_out
+from zoo_tools import SCHEMA_MD5, metadata_schema
 
 from scripts.data.label_conventions import CONVENTIONS
-
-SCHEMA = REPO_ROOT.parent / "shared" / "meta_schema_20240725.json"
-SCHEMA_MD5 = "06954cad2cc5d3784e72077ac76f0fc8"
 
 
 def _parser(*names: str) -> ConfigParser:
@@ -27,7 +25,8 @@ def _parser(*names: str) -> ConfigParser:
 def test_metadata_is_valid_against_the_monai_schema():
     meta = json.loads(Path(META).read_text())
     assert meta["schema"].endswith("/meta_schema_20240725.json")
-    verify_metadata(meta_file=META, filepath=str(SCHEMA), hash_val=SCHEMA_MD5)  # raises on any schema violation
+    schema = str(metadata_schema())
+    verify_metadata(meta_file=META, filepath=schema, hash_val=SCHEMA_MD5)  # raises on any schema violation
     assert meta["version"] in meta["changelog"]
     assert {"nibabel", "pytorch-ignite", "scipy"} <= set(meta["required_packages_version"])
     assert meta["monai_version"] == "1.6.1"

@@ -20,7 +20,6 @@ from nifti_layouts import write_brats2023_case, write_msd_task01
 
 from scripts.data.label_conventions import CONVENTIONS
 
-pytestmark = pytest.mark.slow
 REGIONS = ("tc", "wt", "et")
 
 

@@ -4,8 +4,6 @@ import gzip
 import json
 import logging
 import os
-import subprocess
-import sys
 
 import nibabel as nib
 import numpy as np
@@ -18,6 +16,7 @@ from nifti_layouts import (
     write_msd_task01,
     write_nifti,
 )
+from subprocesses import run_python
 
 from scripts.data import build_datalist, check_datalist
 from scripts.data.validate import find_problems
@@ -206,9 +205,7 @@ def test_entry_without_convention_or_image():
 
 
 def run_cli(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "scripts.data.validate", *args], cwd=REPO, capture_output=True, text=True, timeout=120
-    )
+    return run_python(["-m", "scripts.data.validate", *args], timeout=120)
 
 
 def test_cli_report(tmp_path):

@@ -7,8 +7,8 @@ import nibabel as nib
 import numpy as np
 import pytest
 import torch
-from bundle_runs import CONFIGS, LOGGING, META, config_files
-from monai.bundle import ConfigParser, ConfigWorkflow
+from bundle_runs import CONFIGS, bundle_workflow, config_files, initialize_workflow
+from monai.bundle import ConfigParser
 from nifti_layouts import write_kits19_case, write_nifti
 
 from scripts.losses import AsymmetricUnifiedFocalLoss
@@ -34,13 +34,7 @@ INFERENCE = ("inference.json", "kits19_common.json", "kits19_inference.json")
 
 
 def _workflow(names, workflow_type="train", **overrides):
-    return ConfigWorkflow(
-        config_file=config_files(*names),
-        meta_file=META,
-        logging_file=LOGGING,
-        workflow_type=workflow_type,
-        **overrides,
-    )
+    return bundle_workflow(names, workflow_type, **overrides)
 
 
 def _overlay(name):
@@ -67,7 +61,7 @@ def test_check_properties_is_empty(bundle_root, names, workflow_type, tiny):
         # initialize checks the checkpoint exists; an untrained one is enough for the properties
         (bundle_root / "models").mkdir(exist_ok=True)
         torch.save(workflow.parser.get_parsed_content("network_def").state_dict(), bundle_root / "models" / "model.pt")
-    workflow.initialize()
+    initialize_workflow(workflow)
     assert workflow.check_properties() == []
     # the built-in data set was generated in the KiTS19 layout, and the properties resolve to real objects
     cases = sorted(p.name for p in (bundle_root / "data" / "synthetic_kits19").iterdir() if p.is_dir())

@@ -20,10 +20,11 @@ from test_kits19_metrics import brute_hd95, official_kits19_dice
 
 from scripts.data.synthetic import make_synthetic_kits
 
-pytestmark = pytest.mark.slow
 SHAPE, SPACING = (12, 24, 24), (6.0, 10.0, 10.0)  # stored (z, y, x) and mm
 TARGET = [9.0, 15.0, 15.0]  # resampled: (12-1)*6/9+1 = 8.3 -> 8 slices, (24-1)*10/15+1 = 16.3 -> 16 rows/columns
 COLUMNS = ["dice_kidney_and_tumour", "dice_tumour", "hd95_kidney_and_tumour", "hd95_tumour"]
+HECS = {"kidney_and_masses": (1, 2, 3), "masses": (2, 3), "tumour": (2,)}
+KITS23_COLUMNS = [f"kits23_{k}_{h}" for k in ("dice", "surface_dice") for h in HECS]
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,7 @@ import zipfile
 
 import pytest
 import torch
-from bundle_runs import LOGGING, META, TINY_NET, TINY_TRAIN, config_files
-from monai.bundle import ConfigWorkflow
+from bundle_runs import TINY_NET, TINY_TRAIN, bundle_workflow, initialize_workflow, run_workflow
 from monai.networks.nets import SegResNet
 
 from scripts.checkpointing import load_checkpoint, require_checkpoint
@@ -114,15 +113,7 @@ def test_numpy_arrays_are_refused_too(tmp_path):
 
 
 def _workflow(bundle, names, workflow_type, **overrides):
-    files = config_files(*names)
-    return ConfigWorkflow(
-        config_file=files if len(files) > 1 else files[0],
-        meta_file=META,
-        logging_file=LOGGING,
-        workflow_type=workflow_type,
-        bundle_root=str(bundle),
-        **overrides,
-    )
+    return bundle_workflow(names, workflow_type, bundle_root=str(bundle), **overrides)
 
 
 @pytest.mark.parametrize(
@@ -137,7 +128,7 @@ def test_truncated_model_stops_evaluate_and_inference_in_initialize(tmp_path, na
     (models / "model.pt").write_bytes(data[: len(data) // 2])
     workflow = _workflow(tmp_path / "bundle", names, workflow_type, **tiny)
     with pytest.raises(Exception) as info:
-        workflow.initialize()
+        initialize_workflow(workflow)
     err = _first_error(info.value)  # MONAI re-raises it as "Failed to instantiate" with this as the cause
     assert isinstance(err, ValueError) and "truncated or corrupt" in str(err) and str(models / "model.pt") in str(err)
     assert sorted(p.name for p in (tmp_path / "bundle").rglob("*")) == ["model.pt", "models"]  # nothing else ran
@@ -155,9 +146,9 @@ def test_truncated_training_state_stops_a_resumed_run_before_training(tmp_path):
     workflow = _workflow(
         tmp_path / "bundle", ("train.json",), "train", dataset_dir=data, resume=True, val_fraction=0.4, **TINY_TRAIN
     )
-    workflow.initialize()
+    initialize_workflow(workflow)
     with pytest.raises(Exception) as info:
-        workflow.run()
+        run_workflow(workflow, initialize=False)
     err = _first_error(info.value)
     assert isinstance(err, ValueError) and "truncated or corrupt" in str(err)
     assert str(models / "training_state.pt") in str(err)

@@ -9,8 +9,7 @@ from collections import namedtuple
 
 import pytest
 import torch
-from bundle_runs import LOGGING, META, TINY_NET, TINY_TRAIN, config_files, run_bundle
-from monai.bundle import ConfigWorkflow
+from bundle_runs import TINY_NET, TINY_TRAIN, bundle_workflow, initialize_workflow, run_bundle, run_workflow
 from monai.networks.nets import SegResNet
 
 import scripts.files.writable_folders as writable_folders
@@ -136,18 +135,9 @@ def test_too_little_free_space(tmp_path, monkeypatch):
 
 
 def _run_until_error(bundle, names, workflow_type, **overrides):
-    files = config_files(*names)
-    workflow = ConfigWorkflow(
-        config_file=files if len(files) > 1 else files[0],
-        meta_file=META,
-        logging_file=LOGGING,
-        workflow_type=workflow_type,
-        bundle_root=str(bundle),
-        **overrides,
-    )
-    workflow.initialize()
+    workflow = initialize_workflow(bundle_workflow(names, workflow_type, bundle_root=str(bundle), **overrides))
     with pytest.raises(Exception) as info:
-        workflow.run()
+        run_workflow(workflow, initialize=False)
     return _first_error(info.value)
 
 

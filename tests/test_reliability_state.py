@@ -176,7 +176,7 @@ def test_amp_run_keeps_a_scaler_entry_on_cpu(tmp_path):
     assert losses == [x for x in ref_losses if x[0] > 1]
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="the AMP GradScaler is only active on CUDA")
+@pytest.mark.gpu  # the AMP GradScaler is only active on CUDA
 def test_amp_grad_scaler_is_saved_and_restored(tmp_path):
     path = tmp_path / "state.pt"
     _, _, trainer = _run(path, epochs=1, device="cuda", amp=True)

@@ -12,7 +12,7 @@ import torch
 import yaml
 from bundle_runs import TINY_TRAIN, cli_args
 from monai.bundle import ConfigParser
-from zoo_tools import REPO_ROOT, SCHEMA, bundle_cli, write_state_dict
+from zoo_tools import REPO_ROOT, bundle_cli, metadata_schema, write_state_dict
 
 from tools.zoo import check_bundle_dir, package
 from tools.zoo.flavours import FLAVOURS
@@ -47,7 +47,8 @@ def packaged(request, tmp_path_factory):
     configs = flavour_configs(REPO_ROOT, FLAVOURS[flavour])
     (tmp / "inference.json").write_text(json.dumps(configs["inference.json"]))
     state = write_state_dict(tmp / "inference.json", tmp / "model.pt")
-    zip_path = package(flavour=flavour, out=str(tmp / "dist"), model=str(tmp / "model.pt"), schema=str(SCHEMA))
+    schema = str(metadata_schema())
+    zip_path = package(flavour=flavour, out=str(tmp / "dist"), model=str(tmp / "model.pt"), schema=schema)
     return flavour, FLAVOURS[flavour].name, zip_path, state, tmp
 
 
@@ -96,7 +97,7 @@ def test_download_load_export_and_one_epoch_run_outside_the_bundle(packaged):
     elsewhere.mkdir()
     bundle_cli(["download", "--name", name, "--url", f"file://{zip_path}", "--bundle_dir", str(bundles)], cwd=elsewhere)
     root = bundles / name
-    assert check_bundle_dir(str(root), schema=str(SCHEMA))["name"] == name
+    assert check_bundle_dir(str(root), schema=str(metadata_schema()))["name"] == name
     # MONAI's own large-file step succeeds offline: model.pt matches large_files.yml, so the (placeholder) url
     # is never fetched
     before = (root / "models" / "model.pt").read_bytes()

@@ -15,6 +15,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+import ignite.distributed as idist
 from ignite.engine import Engine, Events
 from ignite.handlers import Checkpoint
 
@@ -76,6 +77,7 @@ class AtomicCheckpointSaver:
         self.key_metric_sign = -1.0 if key_metric_negative_sign else 1.0
         self.epoch_level = epoch_level
         self.save_interval = save_interval
+        self.save_on_rank = save_on_rank
         self.logger = logging.getLogger(__name__)
 
         def checkpoint(filename: str | None, **kwargs: Any) -> Checkpoint:
@@ -141,13 +143,15 @@ class AtomicCheckpointSaver:
 
     def completed(self, engine: Engine) -> None:
         self.final_checkpoint(engine)
-        self.logger.info(f"Train completed, saved final checkpoint: {self.final_path()}")
+        if idist.get_rank() == self.save_on_rank:
+            self.logger.info(f"Train completed, saved final checkpoint: {self.final_path()}")
 
     def exception_raised(self, engine: Engine, error: Exception) -> None:
         """Save the final checkpoint, then re-raise ``error`` (ignite runs only this ``EXCEPTION_RAISED`` handler
         when it is the first attached, as with MONAI's saver)."""
         self.final_checkpoint(engine)
-        self.logger.info(f"Exception raised, saved the last checkpoint: {self.final_path()}")
+        if idist.get_rank() == self.save_on_rank:
+            self.logger.info(f"Exception raised, saved the last checkpoint: {self.final_path()}")
         raise error
 
     def final_path(self) -> str:

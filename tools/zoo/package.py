@@ -131,7 +131,8 @@ def package(
         model: the trained checkpoint (plain state_dict); default ``<root>/models/model.pt``.
         model_url: where the released model.pt will be downloadable (``large_files.yml`` url); default: a
             placeholder to replace before publishing.
-        schema: the MONAI metadata schema file; default ``<root>/../shared/meta_schema_20240725.json``.
+        schema: the MONAI metadata schema file; default :func:`~tools.zoo.meta_schema.meta_schema`
+            (``MONAI_META_SCHEMA``, ``../shared/``, the user cache, else downloaded).
         root: the repository root; default this repository.
     """
     fl = get_flavour(flavour)

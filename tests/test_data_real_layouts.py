@@ -295,3 +295,12 @@ def test_split_and_check_cache_are_mode_0644(tmp_path):
         os.umask(old)
     assert stat.S_IMODE(os.stat(split_file).st_mode) == 0o644
     assert stat.S_IMODE(os.stat(cache_file).st_mode) == 0o644
+
+
+def test_channel_order_is_the_one_metadata_states():
+    from bundle_runs import META
+
+    from scripts.data.modalities import CHANNELS
+
+    channel_def = json.load(open(META))["network_data_format"]["inputs"]["image"]["channel_def"]
+    assert [channel_def[str(i)] for i in range(len(channel_def))] == list(CHANNELS) == ["FLAIR", "T1", "T1ce", "T2"]

@@ -22,9 +22,9 @@ def test_gli_label_to_four_regions():
         ],
         dtype=torch.float32,
     )
-    assert torch.equal(regions.as_tensor() if hasattr(regions, "as_tensor") else regions, expected)
-    three = label_to_regions(label, GLI)
-    assert torch.equal(three.as_tensor() if hasattr(three, "as_tensor") else three, expected[:3])  # three channels: the cavity is background
+    assert torch.equal(torch.as_tensor(regions).clone(), expected)
+    three = label_to_regions(label, GLI)  # three channels: the cavity is background
+    assert torch.equal(torch.as_tensor(three).clone(), expected[:3])
 
 
 def test_four_regions_to_gli_label():

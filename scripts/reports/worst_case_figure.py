@@ -41,9 +41,16 @@ def worst_slice(reference: np.ndarray, prediction: np.ndarray) -> int:
     return int(np.argmax(np.count_nonzero(reference, axis=tuple(range(reference.ndim - 1)))))
 
 
-def _contour(ax, mask: np.ndarray, colour: str, width: float, style: str = "solid") -> None:
-    if mask.any() and not mask.all():
-        ax.contour(mask.T.astype(float), levels=[0.5], colors=[colour], linewidths=width, linestyles=style)
+def _contour(ax, mask: np.ndarray, colour: str, width: float, style: str = "solid", fill: float = 0.0) -> None:
+    """Outline of ``mask`` (padded, so that a mask reaching the slice's edge is closed there), optionally filled
+    with ``fill`` opacity so that a mask covering the whole slice still shows."""
+    if not mask.any():
+        return
+    padded = np.pad(mask, 1).astype(float)
+    xs, ys = np.arange(-1, mask.shape[0] + 1), np.arange(-1, mask.shape[1] + 1)
+    if fill:
+        ax.contourf(xs, ys, padded.T, levels=[0.5, 1.5], colors=[colour], alpha=fill)
+    ax.contour(xs, ys, padded.T, levels=[0.5], colors=[colour], linewidths=width, linestyles=style)
 
 
 def render(region: str, slices: list[CaseSlice]) -> bytes:
@@ -59,8 +66,8 @@ def render(region: str, slices: list[CaseSlice]) -> bytes:
     for ax, s in zip(axes[0], slices):
         lo, hi = np.percentile(s.image, [1, 99]) if s.image.size else (0, 1)
         ax.imshow(s.image.T, cmap="gray", vmin=lo, vmax=hi if hi > lo else lo + 1, origin="lower")
-        _contour(ax, s.reference, REFERENCE_COLOUR, 1.4)
-        _contour(ax, s.prediction, PREDICTION_COLOUR, 1.0)
+        _contour(ax, s.reference, REFERENCE_COLOUR, 1.4, fill=0.2)
+        _contour(ax, s.prediction, PREDICTION_COLOUR, 1.0, fill=0.2)
         _contour(ax, s.missed, MISSED_COLOUR, 2.2, "dashed")
         _contour(ax, s.false_positive, FALSE_POSITIVE_COLOUR, 2.2, "dashed")
         tp, fn, fp = s.counts
@@ -68,6 +75,8 @@ def render(region: str, slices: list[CaseSlice]) -> bytes:
             f"{s.case}\nlesion-wise Dice {s.score:.3f}, slice {s.index}\nmatched {tp}, missed {fn}, false pos. {fp}",
             fontsize=8,
         )
+        ax.set_xlim(-0.5, s.image.shape[0] - 0.5)
+        ax.set_ylim(-0.5, s.image.shape[1] - 0.5)
         ax.set_xticks([])
         ax.set_yticks([])
     for ax in axes[0][len(slices) :]:

@@ -46,3 +46,14 @@ def test_download_url_is_the_metadata_schema():
     assert ms.schema_url() == (
         "https://github.com/Project-MONAI/MONAI-extra-test-data/releases/download/0.8.1/meta_schema_20240725.json"
     )
+
+
+def test_packager_names_the_way_out_when_there_is_no_schema(nowhere, monkeypatch):
+    from tools.zoo import checks
+
+    def offline(**kwargs):
+        raise OSError("Name or service not known")
+
+    monkeypatch.setattr("monai.apps.utils.download_url", offline)
+    with pytest.raises(FileNotFoundError, match="download failed .*OSError: Name or service not known.*pass --schema"):
+        checks.check_metadata(b"{}", "metadata.json")

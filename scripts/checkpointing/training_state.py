@@ -116,8 +116,8 @@ class TrainingStateHandler:
         """Read and check the file and restore all but the progress counters and random streams.
 
         Done while the trainer is built, so that a damaged or mismatching file stops the run before it starts:
-        an error at ``Events.STARTED`` would fire ``EXCEPTION_RAISED``, on which MONAI's ``CheckpointSaver``
-        (``save_final``) overwrites ``model_last.pt`` with the untrained network.
+        an error at ``Events.STARTED`` would fire ``EXCEPTION_RAISED``, on which the final-checkpoint saver
+        (``AtomicCheckpointSaver(save_final=True)``) overwrites ``model_last.pt`` with the untrained network.
         """
         if not self.resume:
             if os.path.exists(self.path):

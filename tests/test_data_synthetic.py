@@ -2,6 +2,7 @@
 
 import os
 import threading
+from pathlib import Path
 
 import nibabel as nib
 import numpy as np
@@ -233,3 +234,12 @@ def test_cli(tmp_path):
     )
     assert run.returncode == 0, run.stderr
     assert build_datalist(out)[0]["case"] == "BraTS2021_00000"
+
+
+def test_built_in_data_set_files_are_readable_by_others(tmp_path):
+    built_in = resolve_dataset_dir(
+        str(tmp_path / "synthetic"), str(tmp_path / "synthetic"), kind="kits", num_cases=1, shape=(8, 16, 16)
+    )
+    modes = {p.relative_to(built_in).as_posix(): p.stat().st_mode & 0o777 for p in Path(built_in).rglob("*")}
+    assert Path(built_in).stat().st_mode & 0o777 == 0o755
+    assert {m for n, m in modes.items() if (Path(built_in) / n).is_file()} == {0o644}

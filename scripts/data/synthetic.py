@@ -45,6 +45,7 @@ def _generate(target: str, kind: str, gen_kwargs: dict) -> None:
     parent = os.path.dirname(target)
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.tmp_", dir=parent)
+    os.chmod(tmp, 0o755)  # mkdtemp's folder is private (0700); the data set is not
     try:
         GENERATORS[kind](tmp, **gen_kwargs)
         write_json(os.path.join(tmp, MANIFEST), {"kind": kind, **gen_kwargs}, default=str)

@@ -23,7 +23,9 @@ from .brats_lesion_scores import LESION_KINDS, LesionScores, brats_lesion_scores
 from .brats_region_metric import BraTSRegionMetric
 
 _CACHE: OrderedDict[tuple, LesionScores] = OrderedDict()
-_CACHE_SIZE = 16
+_CACHE_SIZE = 8
+"""Results kept: the regions of one case (4 with RC) for every metric of an iteration, twice over. Each holds two
+lesion label maps (uint16 where the lesions fit: 2 x 18 MB for a 240 x 240 x 155 BraTS case)."""
 
 
 def cached_lesion_scores(pred: np.ndarray, ref: np.ndarray, spacing: tuple[float, ...]) -> LesionScores:
@@ -38,6 +40,10 @@ def cached_lesion_scores(pred: np.ndarray, ref: np.ndarray, spacing: tuple[float
         _CACHE.move_to_end(key)
         return _CACHE[key]
     scores = brats_lesion_scores(pred, ref, spacing)
+    for name in ("ref_lesions", "pred_lesions"):
+        labels = getattr(scores, name)
+        if labels is not None and labels.max(initial=0) < np.iinfo(np.uint16).max:
+            setattr(scores, name, labels.astype(np.uint16))
     _CACHE[key] = scores
     while len(_CACHE) > _CACHE_SIZE:
         _CACHE.popitem(last=False)

@@ -39,8 +39,9 @@ def _case(seed):
     }
 
 
-@pytest.fixture
-def summary_dir(tmp_path):
+@pytest.fixture(scope="module")
+def summary_dir(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("lesion_summary")
     write_case_report(tmp_path, ["BraTS-GLI-00001-000", "BraTS-GLI-00002-000"], {"dice_tc": [0.5, 0.6]})
     handler = LesionSummary(tmp_path, ["tc", "wt", "et"], num_cases=2)
     engine = Engine(lambda e, b: None)

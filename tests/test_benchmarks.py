@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 import torch
+from subprocesses import run_python
 
 from benchmarks import bench_losses, bench_workflow, report
 from benchmarks._batches import brats_like, kits_like
@@ -146,14 +147,12 @@ print(rss() - before)
 def test_warm_allocator_keeps_freed_memory_mapped(tmp_path):
     # default glibc returns a 50 MiB block to the system on free (the next call faults it in again); the warm
     # regime keeps it in the heap
-    import subprocess
-    import sys
-
     script = tmp_path / "rss.py"
     script.write_text(_RSS_AFTER_FREE)
     kept = {}
     for regime in ("default", "warm"):
-        out = subprocess.run([sys.executable, str(script), regime], capture_output=True, text=True, check=True)
+        out = run_python([str(script), regime])
+        assert out.returncode == 0, out.stderr
         kept[regime] = int(out.stdout.strip().splitlines()[-1])
     assert kept["default"] < 10 * 2**20 and kept["warm"] > 40 * 2**20
 

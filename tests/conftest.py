@@ -21,7 +21,8 @@ def pytest_collection_modifyitems(config, items):
     conftest = sys.modules[__name__]
     cuda = None
     for item in items:
-        if slow_marking.is_slow(item, conftest):
+        # torch.compile runs a C++ compiler in subprocesses, seconds a loss: the compiled tests are slow too
+        if slow_marking.is_slow(item, conftest) or item.get_closest_marker("compiled") is not None:
             item.add_marker(pytest.mark.slow)
         if item.get_closest_marker("gpu") is not None:
             if cuda is None:

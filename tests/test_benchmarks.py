@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 from subprocesses import run_python
 
@@ -17,6 +18,7 @@ from benchmarks._memory import peak_extra_bytes
 from benchmarks._timing import floor_loss, interleaved_medians
 
 
+@pytest.mark.compiled
 def test_peak_memory_of_the_floor_by_hand():
     """Eager: sigmoid(x) (saved), the product, then in the backward the product's gradient and the input's while
     the sigmoid output lives: 3x the logits at the peak. Compiled: one fused kernel each way, only the input's
@@ -57,6 +59,7 @@ def test_batches_have_nested_regions_and_valid_labels():
     assert set(labels.unique().tolist()) == {0.0, 1.0, 2.0}
 
 
+@pytest.mark.compiled
 def test_bench_losses_tiny_run(capsys, tmp_path):
     out = tmp_path / "rows.json"
     names = ["dice", "focal", "asymmetric_unified_focal", "exp_log"]
@@ -107,6 +110,7 @@ def test_report_names_each_missed_target_with_its_value():
     assert bench_losses.misses(_row(ref=None, ref_ms=None, x_ref=None, x_ref_eager=None, x_run_floor=1.0)) == []
 
 
+@pytest.mark.compiled
 def test_report_renders_the_bench_json(tmp_path):
     out = tmp_path / "rows.json"
     bench_losses.main(names=["dice", "focal"], size=8, repeats=1, json_out=str(out), memory=False)

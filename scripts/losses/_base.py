@@ -163,7 +163,9 @@ class SegmentationLoss(_Loss):
             self.check(input, target)
             x = input if input.dtype == torch.float64 else input.float()
             if self.check_values_first:
-                check_values(value_stats(x, target, self.ignore_index), input, to_onehot_y=self.to_onehot_y)
+                check_values(
+                    value_stats(x, target, self.ignore_index, self.to_onehot_y), input, to_onehot_y=self.to_onehot_y
+                )
             loss, stats = self.run(self.checked_formula, x, target, *self.extra_inputs(x, target))
             check_values(stats, input, to_onehot_y=self.to_onehot_y)  # bad values raise before any backward
             return loss
@@ -177,7 +179,7 @@ class SegmentationLoss(_Loss):
 
     def checked_formula(self, input: torch.Tensor, target: torch.Tensor, *extra: torch.Tensor) -> tuple:
         """The reduced loss and the statistics of the value checks, in one (compiled) pass."""
-        stats = value_stats(input, target, self.ignore_index)
+        stats = value_stats(input, target, self.ignore_index, self.to_onehot_y)
         return self.reduced_formula(input, target, *extra), stats
 
     def run(self, fn: Callable[..., torch.Tensor], *args: torch.Tensor) -> torch.Tensor:

@@ -111,14 +111,19 @@ def check_shapes(
         )
 
 
-def value_stats(input: torch.Tensor, target: torch.Tensor, ignore_index: int | None = None) -> torch.Tensor:
-    """``[min, max, largest distance to a whole number]`` of the target (``ignore_index`` read as 0) and the
-    input's sum, float64: what :func:`check_values` needs, as reductions that a compiled loss fuses into its own
-    pass over the data (NaN propagates through min / max / sum)."""
-    t = target.detach().double()
+def value_stats(
+    input: torch.Tensor, target: torch.Tensor, ignore_index: int | None = None, labels: bool = False
+) -> torch.Tensor:
+    """``[min, max, largest distance to a whole number (labels only)]`` of the target (``ignore_index`` read as 0)
+    and the input's sum, as float64: what :func:`check_values` needs, as reductions that a compiled loss fuses
+    into its own pass over the data; eagerly they read the data without copying it (NaN propagates)."""
+    t = target.detach()
     if ignore_index is not None:
-        t = torch.where(t == ignore_index, 0.0, t)
-    return torch.stack([t.amin(), t.amax(), (t - t.round()).abs().amax(), input.detach().double().sum()])
+        t = torch.where(t == ignore_index, torch.zeros_like(t), t)
+    lo, hi = torch.aminmax(t)
+    fraction = torch.frac(t).abs().amax() if labels and t.is_floating_point() else torch.zeros_like(lo)
+    total = input.detach().sum()
+    return torch.stack([lo.double(), hi.double(), fraction.double(), total.double()])
 
 
 def check_values(stats: torch.Tensor, input: torch.Tensor, *, to_onehot_y: bool) -> None:

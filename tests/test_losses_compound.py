@@ -10,11 +10,11 @@ for a categorical cross-entropy, ``(1, .)`` with ``batch=True``.
 from __future__ import annotations
 
 import math
-import zlib
 
 import pytest
 import torch
 import torch.nn.functional as F
+from loss_references import ref_one_hot, ref_sigmoid, ref_softmax, seed_of
 from monai.losses import DiceCELoss as MonaiDiceCELoss
 from monai.losses import DiceFocalLoss as MonaiDiceFocalLoss
 from monai.losses import DiceLoss as MonaiDiceLoss
@@ -29,20 +29,7 @@ from scripts.losses import (
     WeightedCrossEntropyLoss,
 )
 
-
 # ---------------------------------------------------------------- float64 references, from the formulas
-def ref_sigmoid(x):
-    return 1.0 / (1.0 + torch.exp(-x))
-
-
-def ref_softmax(x):
-    e = torch.exp(x - x.max(dim=1, keepdim=True).values)
-    return e / e.sum(dim=1, keepdim=True)
-
-
-def ref_one_hot(labels, n):
-    classes = torch.arange(n).view(1, n, *([1] * (labels.ndim - 2)))
-    return (labels == classes).double()
 
 
 def vmean(t, batch=False):
@@ -216,10 +203,6 @@ def make_batch(mode, spatial, seed, scale=2.0):
     target = torch.randint(0, 2, (2, n, *spatial), generator=gen)
     target[0, :, 0], target[1, :, -1] = 0, 1
     return x, target, ref_sigmoid(x), target.double()
-
-
-def seed_of(*parts):
-    return zlib.crc32("/".join(map(str, parts)).encode())
 
 
 # the modes in which MONAI's DiceCELoss / DiceFocalLoss compute the papers' formulas (plus our two deliberate

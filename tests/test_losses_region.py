@@ -13,6 +13,7 @@ import zlib
 import numpy as np
 import pytest
 import torch
+from loss_references import ref_one_hot, ref_sigmoid, ref_softmax
 
 from scripts.losses import (
     DiceLoss,
@@ -29,18 +30,6 @@ S = 1e-5  # default smooth_nr / smooth_dr
 
 
 # ---------------------------------------------------------------- float64 references, from the formulas
-def ref_sigmoid(x):
-    return 1.0 / (1.0 + torch.exp(-x))
-
-
-def ref_softmax(x):
-    e = torch.exp(x - x.max(dim=1, keepdim=True).values)
-    return e / e.sum(dim=1, keepdim=True)
-
-
-def ref_one_hot(labels, n):
-    classes = torch.arange(n).view(1, n, *([1] * (labels.ndim - 2)))
-    return (labels == classes).double()
 
 
 def sums(t, batch):

@@ -12,11 +12,11 @@ sigmoid problems. Neither calls ``scripts.losses``.
 from __future__ import annotations
 
 import math
-import zlib
 
 import numpy as np
 import pytest
 import torch
+from loss_references import ref_one_hot, ref_softmax, seed_of
 from monai.losses import AsymmetricUnifiedFocalLoss as MonaiAsymmetricUnifiedFocalLoss
 from monai.losses.unified_focal_loss import AsymmetricFocalLoss as MonaiAsymmetricFocalLoss
 
@@ -129,20 +129,6 @@ SPATIAL = {"2d": (5, 6), "3d": (3, 4, 5)}
 def to_keras(t):
     """(B, C, *spatial) torch -> channels-last float64 numpy."""
     return np.moveaxis(t.detach().double().numpy(), 1, -1)
-
-
-def ref_softmax(x):
-    e = torch.exp(x - x.max(dim=1, keepdim=True).values)
-    return e / e.sum(dim=1, keepdim=True)
-
-
-def ref_one_hot(labels, n):
-    classes = torch.arange(n).view(1, n, *([1] * (labels.ndim - 2)))
-    return (labels == classes).double()
-
-
-def seed_of(*parts):
-    return zlib.crc32("/".join(map(str, parts)).encode())
 
 
 def binary_case(spatial, seed, scale=2.0):

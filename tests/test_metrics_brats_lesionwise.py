@@ -17,6 +17,7 @@ import pytest
 import torch
 from brats_evaluation.evaluation import evaluate_single_exam
 from brats_evaluation.metrics_parser import parse_seg_results
+from brats_metric_cases import brats_metric_cases
 from monai.transforms import LoadImage
 from panoptica import Panoptica_Evaluator
 from scipy.ndimage import gaussian_filter
@@ -45,27 +46,9 @@ def _label_map(rng, shape):
     return lab
 
 
-def _cases(rng, n=10):
-    out = []
-    for i in range(n):
-        shape = tuple(int(s) for s in rng.integers(12, 22, size=3))
-        pred, ref = _label_map(rng, shape), _label_map(rng, shape)
-        if i == 1:
-            pred[pred == 3] = 0  # every enhancing lesion missed: lesion-wise Dice 0, HD95 inf
-        if i == 2:
-            ref[ref == 3] = 0  # enhancing lesions predicted where the reference has none
-        if i == 3:
-            pred[pred == 3] = 0  # no enhancing tumour in either: NaN, left out of the means
-            ref[ref == 3] = 0
-        if i == 4:
-            pred[:] = 0  # empty prediction
-        out.append((f"BraTS-GLI-{i:05d}-000", pred, ref))
-    return out
-
-
 @pytest.fixture(scope="module")
 def official(tmp_path_factory):
-    cases = _cases(np.random.default_rng(14))
+    cases = brats_metric_cases(np.random.default_rng(14), 10, _label_map, (12, 22))
     root = tmp_path_factory.mktemp("lesionwise")
     evaluator = Panoptica_Evaluator.load_from_config(
         str(files("brats_evaluation").joinpath("configs", "config_gli.yaml"))

@@ -16,6 +16,7 @@ import pytest
 import torch
 from brats_evaluation.evaluation import evaluate_single_exam
 from brats_evaluation.metrics_parser import parse_seg_results
+from brats_metric_cases import brats_metric_cases
 from panoptica import Panoptica_Evaluator
 from scipy.ndimage import gaussian_filter
 
@@ -31,28 +32,10 @@ def _label_map(rng, shape):
     return lab
 
 
-def _cases(rng, n=8):
-    out = []
-    for i in range(n):
-        shape = tuple(int(s) for s in rng.integers(8, 18, size=3))
-        pred, ref = _label_map(rng, shape), _label_map(rng, shape)
-        if i == 1:
-            pred[pred == 3] = 0  # missed enhancing tumour
-        if i == 2:
-            ref[ref == 3] = 0  # enhancing tumour predicted where the reference has none
-        if i == 3:
-            pred[pred == 3] = 0  # no enhancing tumour in either: NaN, left out of the means
-            ref[ref == 3] = 0
-        if i == 4:
-            pred[:] = 0  # empty prediction
-        out.append((f"BraTS-GLI-{i:05d}-000", pred, ref))
-    return out
-
-
 @pytest.fixture(scope="module")
 def official(tmp_path_factory):
     rng = np.random.default_rng(2024)
-    cases = _cases(rng)
+    cases = brats_metric_cases(rng, 8, _label_map, (8, 18))
     root = tmp_path_factory.mktemp("official")
     config = str(files("brats_evaluation").joinpath("configs", "config_gli.yaml"))
     evaluator = Panoptica_Evaluator.load_from_config(config)

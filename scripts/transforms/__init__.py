@@ -1,7 +1,17 @@
 """MONAI dictionary transforms the bundle's configs need beyond MONAI's own: label conventions to regions/classes
-and back."""
+and back, and the distance / instance maps of the map losses."""
 
 from .brats_regions import LabelToRegionsd, RegionsToLabeld, label_to_regions, regions_to_label
 from .kits_labels import KiTSLabelsd, kits_labels
+from .maps import ConnectedComponentsd, SignedDistanced
 
-__all__ = ["KiTSLabelsd", "LabelToRegionsd", "RegionsToLabeld", "kits_labels", "label_to_regions", "regions_to_label"]
+__all__ = [
+    "ConnectedComponentsd",
+    "KiTSLabelsd",
+    "LabelToRegionsd",
+    "RegionsToLabeld",
+    "SignedDistanced",
+    "kits_labels",
+    "label_to_regions",
+    "regions_to_label",
+]

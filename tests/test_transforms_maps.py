@@ -18,9 +18,10 @@ def reference_signed(mask, sampling=None):
     if mask.sum() == 0 or mask.sum() == mask.size:
         return np.zeros(mask.shape)
     neg = ~mask
-    return ndimage.distance_transform_edt(neg, sampling=sampling) * neg - (
-        ndimage.distance_transform_edt(mask, sampling=sampling) - 1
-    ) * mask
+    return (
+        ndimage.distance_transform_edt(neg, sampling=sampling) * neg
+        - (ndimage.distance_transform_edt(mask, sampling=sampling) - 1) * mask
+    )
 
 
 def reference_unsigned(mask):

@@ -58,8 +58,9 @@ class _MapTransformd(MapTransform):
 
     def __init__(self, keys: KeysCollection, num_classes: int | None, output_key: str | None, allow_missing_keys):
         super().__init__(keys, allow_missing_keys)
-        if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, int)
-                                        or num_classes < 1):
+        if num_classes is not None and (
+            isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1
+        ):
             raise ValueError(f"num_classes must be None or an integer >= 1, got {num_classes!r}.")
         if output_key is not None and len(self.keys) != 1:
             raise ValueError(f"output_key needs exactly one key, got keys {list(self.keys)}.")

@@ -40,6 +40,8 @@ CATEGORICAL_KEEPS_BACKGROUND = {
     "asymmetric_focal_tversky",
     "symmetric_unified_focal",
     "asymmetric_unified_focal",
+    "topk_ce",
+    "generalized_wasserstein_dice",
 }
 LOGITS_ONLY = {"focal"}
 

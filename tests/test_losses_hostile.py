@@ -123,6 +123,15 @@ HYPER = {
     "asymmetric_focal_tversky": {"delta": UNIT, "gamma": UNIT},
     "symmetric_unified_focal": {"weight": UNIT, "delta": UNIT, "gamma": UNIT},
     "asymmetric_unified_focal": {"weight": UNIT, "delta": UNIT, "gamma": UNIT},
+    "boundary": {},
+    "gdl_boundary": {"alpha": UNIT},
+    "hausdorff_dt": {"alpha": NONNEG},
+    "log_hausdorff_dt": {"alpha": NONNEG},
+    "lovasz": {},
+    "mcc": {},
+    "topk_ce": {"k": (0.0, 100.0, True, False)},
+    "generalized_wasserstein_dice": {},
+    "blob": {"alpha": NONNEG, "beta": NONNEG},
 }
 PARAMS = [
     (name, param, interval)

@@ -143,7 +143,13 @@ PARAM_IDS = [f"{n}-{p}" for n, p, _ in PARAMS]
 EXTRA = {("focal_dice", "neg_ratio"): {"sampling": "balanced"}}
 # exp_log's (-ln p)^gamma overflows float32 for huge exponents (gamma_cross = 1e6 on moderate logits: inf, and
 # NaN where the target is 0, as 0 * inf); valid values up to 20 only there. Reported, not part of the contract.
-MODERATE = {("exp_log", "gamma_dice"), ("exp_log", "gamma_cross")}
+# hausdorff_dt's distances d >= 1 raised to alpha overflow likewise (2^1e6); the paper's alpha is 2.
+MODERATE = {
+    ("exp_log", "gamma_dice"),
+    ("exp_log", "gamma_cross"),
+    ("hausdorff_dt", "alpha"),
+    ("log_hausdorff_dt", "alpha"),
+}
 
 # None means "no weighting" for MONAI's per-class weights and focal's alpha (their docstrings)
 NONE_ALLOWED = {

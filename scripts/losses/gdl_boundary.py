@@ -44,7 +44,8 @@ class GDLBoundaryLoss(MapLoss):
         Others as :class:`scripts.losses._base.SegmentationLoss`.
 
     Shapes: input ``(B, C, *spatial)``; target ``(B, 1, *spatial)`` labels with ``to_onehot_y=True`` or
-    ``(B, C, *spatial)``; ``reduction="none"`` gives ``(B, 1)``.
+    ``(B, C, *spatial)``; ``reduction="none"`` gives ``(B, 1)`` (``(1, 1)`` with ``batch=True``: both terms'
+    sums over the batch).
 
     Example:
         >>> loss = GDLBoundaryLoss(softmax=True, to_onehot_y=True)
@@ -66,14 +67,15 @@ class GDLBoundaryLoss(MapLoss):
         reduction: str = "mean",
         smooth_nr: float = 1e-5,
         smooth_dr: float = 1e-5,
+        batch: bool = False,
         *,
         maps_in_target: bool = False,
         compile: bool = True,
     ) -> None:
         common = include_background, to_onehot_y, sigmoid, softmax, other_act, reduction
-        super().__init__(*common, smooth_nr, smooth_dr, compile=compile, maps_in_target=maps_in_target)
+        super().__init__(*common, smooth_nr, smooth_dr, batch, compile=compile, maps_in_target=maps_in_target)
         self.alpha = alpha
-        self.gdl = GeneralizedDiceLoss(*common[:5], reduction=reduction, smooth_nr=smooth_nr, smooth_dr=smooth_dr)
+        self.gdl = GeneralizedDiceLoss(*common[:5], smooth_nr=smooth_nr, smooth_dr=smooth_dr, batch=batch)
 
     @property
     def alpha(self) -> float:

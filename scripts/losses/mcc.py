@@ -21,7 +21,9 @@ class MCCLoss(SegmentationLoss):
         loss = 1 - MCC,   0 for a perfect prediction (FP = FN = 0)
 
     The smoothing terms (``smooth_nr = 0``, ``smooth_dr = 1e-5`` under the root) and the perfect-prediction
-    case are MONAI 1.6.1's ``MCCLoss``, which is exact; ours gives its values (tested) and is compiled.
+    case are MONAI 1.6.1's ``MCCLoss``, which is exact; ours gives its values (tested) and is compiled. With
+    ``smooth_dr = 0`` a vanishing denominator (an empty or full target or prediction) gives ``MCC = 0``, the
+    usual convention (MONAI: NaN).
     Sigmoid mode: each channel its own binary problem; softmax mode: each class one-vs-rest.
 
     Args: as :class:`scripts.losses._base.SegmentationLoss` (MONAI's order and defaults).
@@ -56,7 +58,8 @@ class MCCLoss(SegmentationLoss):
         p, g = self.activated(input, target)
         tp, fp, fn = self.confusion(p, g)
         tn = self.voxel_sum((1 - p) * (1 - g))
-        mcc = (tp * tn - fp * fn + self.smooth_nr) / torch.sqrt(
-            (tp + fp) * (tp + fn) * (tn + fp) * (tn + fn) + self.smooth_dr
-        )
+        squared = (tp + fp) * (tp + fn) * (tn + fp) * (tn + fn) + self.smooth_dr
+        defined = squared > 0  # with smooth_dr = 0 an empty or full row or column leaves MCC undefined: 0
+        denominator = torch.sqrt(torch.where(defined, squared, torch.ones_like(squared)))
+        mcc = torch.where(defined, (tp * tn - fp * fn + self.smooth_nr) / denominator, torch.zeros_like(squared))
         return torch.where((fp == 0) & (fn == 0), torch.zeros_like(mcc), 1 - mcc)

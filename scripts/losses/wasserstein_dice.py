@@ -65,7 +65,8 @@ class GeneralizedWassersteinDiceLoss(SegmentationLoss):
         Others as :class:`scripts.losses._base.SegmentationLoss` (MONAI's smoothing defaults).
 
     Shapes: input ``(B, C, *spatial)``; target ``(B, 1, *spatial)`` labels with ``to_onehot_y=True`` or
-    ``(B, C, *spatial)``; ``reduction="none"``: ``(B, 1)`` in softmax mode, ``(B, C)`` in sigmoid mode.
+    ``(B, C, *spatial)``; ``reduction="none"``: ``(B, 1)`` in softmax mode, ``(B, C)`` in sigmoid mode (the
+    batch dim 1 with ``batch=True``: the sums over the batch before the ratio).
 
     Example:
         >>> loss = GeneralizedWassersteinDiceLoss(BRATS_LABEL_DISTANCES, softmax=True, to_onehot_y=True)
@@ -86,11 +87,12 @@ class GeneralizedWassersteinDiceLoss(SegmentationLoss):
         reduction: str = "mean",
         smooth_nr: float = 1e-5,
         smooth_dr: float = 1e-5,
+        batch: bool = False,
         *,
         compile: bool = True,
     ) -> None:
         common = include_background, to_onehot_y, sigmoid, softmax, other_act, reduction
-        super().__init__(*common, smooth_nr, smooth_dr, compile=compile)
+        super().__init__(*common, smooth_nr, smooth_dr, batch, compile)
         self.dist_matrix = check_distance_matrix(dist_matrix)
 
     def check(self, input: torch.Tensor, target: torch.Tensor) -> None:
@@ -116,6 +118,8 @@ class GeneralizedWassersteinDiceLoss(SegmentationLoss):
             wasserstein = torch.einsum("bk...,kl,bl...->b...", g, m, p)
             tp = ((1 - wasserstein) * torch.einsum("bk...,k->b...", g, a)).flatten(1).sum(1)
             total = wasserstein.flatten(1).sum(1)
+            if self.batch:
+                tp, total = tp.sum(0, keepdim=True), total.sum(0, keepdim=True)
         else:  # per channel: labels (0, 1), M = [[0, 1], [1, 0]], a = (0, 1)
             p, g = self.kept(p), self.kept(g)
             wasserstein = g * (1 - p) + (1 - g) * p

@@ -80,7 +80,7 @@ class BlobLoss(MapLoss):
         compile: bool = True,
     ) -> None:
         common = include_background, to_onehot_y, sigmoid, softmax, other_act, reduction
-        super().__init__(*common, compile=False, maps_in_target=maps_in_target)
+        super().__init__(*common, compile=compile, maps_in_target=maps_in_target)
         from .catalogue import LOSSES, build_loss  # the catalogue imports this module
 
         if main not in LOSSES or main in ("blob", "gdl_boundary"):
@@ -105,6 +105,10 @@ class BlobLoss(MapLoss):
             **kwargs,
         )
         self.component_loss = build_loss(main, sigmoid=True, compile=compile, **kwargs)
+
+    def run(self, fn: Callable[..., torch.Tensor], *args: torch.Tensor) -> torch.Tensor:
+        """Eagerly: the loop over the components is data-dependent; the main and component losses compile."""
+        return fn(*args)
 
     def reduced_formula(self, input: torch.Tensor, target: torch.Tensor, instances: torch.Tensor) -> torch.Tensor:
         loss = self.alpha * self.main_loss(input, target) + self.beta * self.blob_term(input, instances)

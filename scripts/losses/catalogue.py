@@ -14,6 +14,7 @@ from typing import Any
 
 from torch.nn.modules.loss import _Loss
 
+from ._maps import MapLoss
 from .blob import BlobLoss
 from .boundary import BoundaryLoss
 from .combo import ComboLoss
@@ -133,8 +134,24 @@ LOSSES: dict[str, LossSpec] = {
 }
 
 
+def map_kind(name: str) -> str | None:
+    """The map the catalogue loss ``name`` takes from its target (``"signed"``, ``"unsigned"``,
+    ``"components"``), or ``None`` for a loss without maps."""
+    if name not in LOSSES:
+        raise ValueError(f"unknown loss {name!r}; valid names: {', '.join(sorted(LOSSES))}.")
+    cls = LOSSES[name].cls
+    return cls.map_kind if issubclass(cls, MapLoss) else None
+
+
+def takes_maps(name: str) -> bool:
+    """Whether the catalogue loss ``name`` takes maps (``maps_in_target``): the bundle's switch."""
+    return map_kind(name) is not None
+
+
 def build_loss(name: str, **overrides: Any) -> _Loss:
     """Build the catalogue loss ``name`` with its paper defaults, updated by ``overrides``.
+
+    ``maps_in_target=False`` is accepted by every name (what the bundle passes for a loss without maps).
 
     Raises:
         ValueError: unknown ``name`` (the message lists the valid names) or an argument the loss does not take.
@@ -148,6 +165,8 @@ def build_loss(name: str, **overrides: Any) -> _Loss:
             kwargs.pop(key, None)
     kwargs.update(overrides)
     params = inspect.signature(spec.cls).parameters
+    if "maps_in_target" not in params and kwargs.get("maps_in_target", None) is False:
+        kwargs.pop("maps_in_target")  # a loss without maps takes none: the bundle passes False to every loss
     if "use_softmax" in params:  # MONAI's FocalLoss: the logits' activation is use_softmax (sigmoid otherwise)
         if kwargs.get("sigmoid") and kwargs.get("softmax"):
             raise ValueError("sigmoid=True and softmax=True are mutually exclusive; choose one.")

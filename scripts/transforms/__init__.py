@@ -3,15 +3,18 @@ and back, and the distance / instance maps of the map losses."""
 
 from .brats_regions import LabelToRegionsd, RegionsToLabeld, label_to_regions, regions_to_label
 from .kits_labels import KiTSLabelsd, kits_labels
-from .maps import ConnectedComponentsd, SignedDistanced
+from .maps import ConnectedComponentsd, RemoveMapsd, SignedDistanced, loss_map_channels, loss_map_transforms
 
 __all__ = [
     "ConnectedComponentsd",
     "KiTSLabelsd",
     "LabelToRegionsd",
     "RegionsToLabeld",
+    "RemoveMapsd",
     "SignedDistanced",
     "kits_labels",
     "label_to_regions",
+    "loss_map_channels",
+    "loss_map_transforms",
     "regions_to_label",
 ]

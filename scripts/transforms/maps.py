@@ -173,3 +173,49 @@ class ConnectedComponentsd(_MapTransformd):
     def maps(self, label, masks: np.ndarray, case: object, key: Hashable) -> np.ndarray:
         check_connectivity(self.connectivity, masks.ndim - 1)
         return channel_maps(masks, "components", self.connectivity)
+
+
+class RemoveMapsd(MapTransform):
+    """Drop the last ``n_maps`` channels of a label (the maps appended by :class:`SignedDistanced` or
+    :class:`ConnectedComponentsd`), e.g. in the training postprocessing before the training metric; ``n_maps=0``
+    keeps the label as it is."""
+
+    def __init__(self, keys: KeysCollection = "label", n_maps: int = 0, allow_missing_keys: bool = False) -> None:
+        super().__init__(keys, allow_missing_keys)
+        if isinstance(n_maps, bool) or not isinstance(n_maps, int) or n_maps < 0:
+            raise ValueError(f"n_maps must be an integer >= 0, got {n_maps!r}.")
+        self.n_maps = n_maps
+
+    def __call__(self, data: Mapping[Hashable, object]) -> dict[Hashable, object]:
+        d = dict(data)
+        for key in self.key_iterator(d):
+            if self.n_maps:
+                if d[key].shape[0] <= self.n_maps:
+                    raise ValueError(
+                        f"{key!r} has {d[key].shape[0]} channel(s): no label left after removing {self.n_maps} maps."
+                    )
+                d[key] = d[key][: d[key].shape[0] - self.n_maps]
+        return d
+
+
+def loss_map_transforms(loss_name: str, num_classes: int | None = None, keys: KeysCollection = "label") -> list:
+    """The transforms that append the maps the catalogue loss ``loss_name`` takes (none for a loss without
+    maps): the bundle adds them at the end of the training transforms (after the random crop) and builds the
+    loss with ``maps_in_target=scripts.losses.takes_maps(loss_name)``. ``num_classes``: ``None`` for region /
+    one-hot labels (BraTS), the number of classes for a ``(1, *spatial)`` label map (KiTS19: 3)."""
+    from scripts.losses import map_kind
+
+    kind = map_kind(loss_name)
+    if kind is None:
+        return []
+    if kind == "components":
+        return [ConnectedComponentsd(keys, num_classes=num_classes)]
+    return [SignedDistanced(keys, num_classes=num_classes, signed=kind == "signed")]
+
+
+def loss_map_channels(loss_name: str, out_channels: int) -> int:
+    """The number of map channels the training label carries for ``loss_name``: ``out_channels`` (one map per
+    class or region) for a loss with maps, else 0."""
+    from scripts.losses import takes_maps
+
+    return int(out_channels) if takes_maps(loss_name) else 0

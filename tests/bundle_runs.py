@@ -9,6 +9,9 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from monai.bundle import ConfigWorkflow
+from slow_marking import slow_helper
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = REPO_ROOT / "configs"
 META = str(CONFIGS / "metadata.json")
@@ -43,6 +46,7 @@ def cli_args(overrides: Mapping[str, object]) -> list[str]:
     return args
 
 
+@slow_helper
 def run_bundle(
     names: Sequence[str],
     overrides: Mapping[str, object],
@@ -66,3 +70,31 @@ def run_bundle(
     if expect_ok and proc.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)}\nexit {proc.returncode}\n{(proc.stdout + proc.stderr)[-6000:]}")
     return proc
+
+
+def bundle_workflow(names: Sequence[str], workflow_type: str = "train", **overrides: object) -> ConfigWorkflow:
+    """MONAI's ``ConfigWorkflow`` of the configs ``names`` merged in order, with the bundle's metadata and logging and
+    ``overrides`` as ids (``bundle_root=...``), as ``monai.bundle run`` builds it; nothing is instantiated yet."""
+    files = config_files(*names)
+    return ConfigWorkflow(
+        config_file=files if len(files) > 1 else files[0],
+        meta_file=META,
+        logging_file=LOGGING,
+        workflow_type=workflow_type,
+        **overrides,
+    )
+
+
+@slow_helper
+def initialize_workflow(workflow: ConfigWorkflow) -> ConfigWorkflow:
+    """``workflow.initialize()`` (what ``monai.bundle run`` does first: the ``initialize`` section)."""
+    workflow.initialize()
+    return workflow
+
+
+@slow_helper
+def run_workflow(workflow: ConfigWorkflow, initialize: bool = True) -> object:
+    """``workflow.initialize()`` (unless done already) and ``workflow.run()``, as ``monai.bundle run`` does."""
+    if initialize:
+        workflow.initialize()
+    return workflow.run()

@@ -12,6 +12,8 @@ The contract as modelled here:
 - the categorical forms of ``CrossEntropyLoss``, ``WeightedCrossEntropyLoss`` and the Unified Focal family
   cannot drop the background (categorical: ``softmax=True``, or 2+ channels without ``sigmoid``);
 - ``focal`` (MONAI's ``FocalLoss``) takes logits: it needs ``sigmoid`` or ``softmax`` and has no ``other_act``;
+- ``bce_dice`` (MONAI's ``DiceCELoss``) has no ``reduction="none"``; the drop-ins for MONAI's classes return
+  MONAI's ``"none"`` shapes, every other loss one that broadcasts against ``(B, C)``;
 - label targets (``to_onehot_y=True``) hold whole numbers in ``[0, max(C, 2))`` (one channel is a binary
   problem with labels 0/1); other targets hold values in ``[0, 1]``; NaN/inf in input or target is invalid;
 - the target's batch and spatial shape equal the input's, and its channels are 1 (labels) or ``C``.
@@ -44,6 +46,8 @@ CATEGORICAL_KEEPS_BACKGROUND = {
     "generalized_wasserstein_dice",
 }
 LOGITS_ONLY = {"focal"}
+NO_NONE_REDUCTION = {"bce_dice"}  # MONAI's DiceCELoss, and so its drop-in, has no reduction="none"
+MSG_NO_NONE_REDUCTION = r"reduction must be .*got 'none'"
 
 MODES = ("sigmoid", "softmax", "none", "other_act")
 TARGET_KINDS = ("labels", "onehot", "multilabel", "soft")
@@ -65,8 +69,8 @@ FAULT_CHOICES = (None,) * 10 + FAULTS
 MSG_SOFTMAX_ONE_CHANNEL = r"softmax=True needs at least 2 channels, got input with 1 channel"
 MSG_NO_BACKGROUND_ONE_CHANNEL = r"include_background=False needs at least 2 channels; input has 1"
 MSG_CATEGORICAL_BACKGROUND = r"include_background=False is not supported by \w+ with mutually exclusive classes"
-MSG_FOCAL_LOGITS = r"focal loss takes logits: set sigmoid=True"
-MSG_FOCAL_OTHER_ACT = r"takes no argument\(s\) \['other_act'\]"
+MSG_FOCAL_LOGITS = r"loss 'focal' takes logits: pass sigmoid=True"
+MSG_FOCAL_OTHER_ACT = r"loss 'focal' takes logits"
 
 
 def accepts(name: str, arg: str) -> bool:
@@ -260,6 +264,8 @@ def loss_cases(draw, name: str) -> LossCase:
         errors.append(MSG_FOCAL_LOGITS)
     if name in LOGITS_ONLY and mode == "other_act":
         errors.append(MSG_FOCAL_OTHER_ACT)
+    if name in NO_NONE_REDUCTION and reduction == "none":
+        errors.append(MSG_NO_NONE_REDUCTION)
 
     kwargs = {
         "sigmoid": mode == "sigmoid",

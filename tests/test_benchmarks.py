@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
+from subprocesses import run_python
 
 from benchmarks import bench_losses, bench_workflow, report
 from benchmarks._batches import brats_like, kits_like
@@ -16,6 +18,7 @@ from benchmarks._memory import peak_extra_bytes
 from benchmarks._timing import floor_loss, interleaved_medians
 
 
+@pytest.mark.compiled
 def test_peak_memory_of_the_floor_by_hand():
     """Eager: sigmoid(x) (saved), the product, then in the backward the product's gradient and the input's while
     the sigmoid output lives: 3x the logits at the peak. Compiled: one fused kernel each way, only the input's
@@ -56,6 +59,7 @@ def test_batches_have_nested_regions_and_valid_labels():
     assert set(labels.unique().tolist()) == {0.0, 1.0, 2.0}
 
 
+@pytest.mark.compiled
 def test_bench_losses_tiny_run(capsys, tmp_path):
     out = tmp_path / "rows.json"
     names = ["dice", "focal", "asymmetric_unified_focal", "exp_log"]
@@ -106,6 +110,7 @@ def test_report_names_each_missed_target_with_its_value():
     assert bench_losses.misses(_row(ref=None, ref_ms=None, x_ref=None, x_ref_eager=None, x_run_floor=1.0)) == []
 
 
+@pytest.mark.compiled
 def test_report_renders_the_bench_json(tmp_path):
     out = tmp_path / "rows.json"
     bench_losses.main(names=["dice", "focal"], size=8, repeats=1, json_out=str(out), memory=False)
@@ -146,14 +151,12 @@ print(rss() - before)
 def test_warm_allocator_keeps_freed_memory_mapped(tmp_path):
     # default glibc returns a 50 MiB block to the system on free (the next call faults it in again); the warm
     # regime keeps it in the heap
-    import subprocess
-    import sys
-
     script = tmp_path / "rss.py"
     script.write_text(_RSS_AFTER_FREE)
     kept = {}
     for regime in ("default", "warm"):
-        out = subprocess.run([sys.executable, str(script), regime], capture_output=True, text=True, check=True)
+        out = run_python([str(script), regime])
+        assert out.returncode == 0, out.stderr
         kept[regime] = int(out.stdout.strip().splitlines()[-1])
     assert kept["default"] < 10 * 2**20 and kept["warm"] > 40 * 2**20
 

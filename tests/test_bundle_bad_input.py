@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from bundle_runs import LOGGING, META, TINY_NET, TINY_TRAIN, config_files, run_bundle
-from monai.bundle import ConfigWorkflow
+from bundle_runs import TINY_NET, TINY_TRAIN, bundle_workflow, run_bundle, run_workflow
 from monai.networks.nets import SegResNet
 from nifti_layouts import BRATS_AFFINE, write_brats2021_case, write_nifti
 
@@ -20,19 +19,9 @@ def _root_cause(exc: BaseException) -> BaseException:
 def _run_until_error(tmp_path, dataset_dir, names=("train.json",), workflow_type="train", tiny=TINY_TRAIN):
     bundle = tmp_path / "bundle"
     before = sorted(bundle.rglob("*")) if bundle.exists() else []
-    files = config_files(*names)
-    workflow = ConfigWorkflow(
-        config_file=files if len(files) > 1 else files[0],
-        meta_file=META,
-        logging_file=LOGGING,
-        workflow_type=workflow_type,
-        bundle_root=str(bundle),
-        dataset_dir=str(dataset_dir),
-        **tiny,
-    )
+    workflow = bundle_workflow(names, workflow_type, bundle_root=str(bundle), dataset_dir=str(dataset_dir), **tiny)
     with pytest.raises(Exception) as info:
-        workflow.initialize()
-        workflow.run()
+        run_workflow(workflow)
     # nothing was trained, logged or predicted: the error came first
     assert sorted(bundle.rglob("*")) == before
     return _root_cause(info.value)

@@ -8,13 +8,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from bundle_runs import CONFIGS, LOGGING, META, REPO_ROOT
+from bundle_runs import CONFIGS, LOGGING, META
 from monai.bundle import ConfigParser, ConfigWorkflow, verify_metadata, verify_net_in_out
+from zoo_tools import SCHEMA_MD5, metadata_schema
 
-from scripts.data.conventions import CONVENTIONS
-
-SCHEMA = REPO_ROOT.parent / "shared" / "meta_schema_20240725.json"
-SCHEMA_MD5 = "06954cad2cc5d3784e72077ac76f0fc8"
+from scripts.data.label_conventions import CONVENTIONS
 
 
 def _parser(*names: str) -> ConfigParser:
@@ -27,7 +25,8 @@ def _parser(*names: str) -> ConfigParser:
 def test_metadata_is_valid_against_the_monai_schema():
     meta = json.loads(Path(META).read_text())
     assert meta["schema"].endswith("/meta_schema_20240725.json")
-    verify_metadata(meta_file=META, filepath=str(SCHEMA), hash_val=SCHEMA_MD5)  # raises on any schema violation
+    schema = str(metadata_schema())
+    verify_metadata(meta_file=META, filepath=schema, hash_val=SCHEMA_MD5)  # raises on any schema violation
     assert meta["version"] in meta["changelog"]
     assert {"nibabel", "pytorch-ignite", "scipy"} <= set(meta["required_packages_version"])
     assert meta["monai_version"] == "1.6.1"
@@ -39,9 +38,10 @@ def test_metadata_io_matches_configs_and_written_labels():
     for parser in (train, infer):
         assert parser["in_channels"] == meta["inputs"]["image"]["num_channels"] == 4
         assert parser["out_channels"] == meta["outputs"]["pred"]["num_channels"] == 3
-    assert train["label_convention"] == infer["label_convention"]
+    assert train["label_convention"] is infer["label_convention"] is None  # recognised from the data
+    assert train["default_label_convention"] == infer["default_label_convention"]
     # MONAI Label reads the written label values from outputs.pred.channel_def: they must be the convention's
-    written = sorted(CONVENTIONS[infer["label_convention"]].classes)
+    written = sorted(CONVENTIONS[infer["default_label_convention"]].classes)
     assert sorted(int(k) for k in meta["outputs"]["pred"]["channel_def"]) == written == [0, 1, 2, 4]
     post = meta["post_processed_outputs"]["pred"]
     assert post["num_channels"] == 1 and post["channel_def"] == meta["outputs"]["pred"]["channel_def"]

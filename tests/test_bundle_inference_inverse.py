@@ -12,7 +12,7 @@ from monai.bundle import ConfigParser
 from monai.transforms import Compose, EnsureChannelFirstd, LoadImaged, Orientationd
 from nifti_layouts import write_brats2021_case, write_brats2023_case, write_msd_task01
 
-from scripts.data.conventions import CONVENTIONS
+from scripts.data.label_conventions import CONVENTIONS
 
 SHAPE = (12, 10, 8)  # anisotropic so that a wrong axis order cannot pass
 

@@ -3,11 +3,8 @@
 import json
 import re
 
-import pytest
 import torch
 from bundle_runs import TINY_TRAIN, run_bundle
-
-pytestmark = pytest.mark.slow
 
 
 def test_two_process_gloo_training(tmp_path):

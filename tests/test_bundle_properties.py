@@ -2,8 +2,7 @@
 
 import pytest
 import torch
-from bundle_runs import LOGGING, META, TINY_NET, TINY_TRAIN, config_files
-from monai.bundle import ConfigWorkflow
+from bundle_runs import TINY_NET, TINY_TRAIN, bundle_workflow, initialize_workflow
 
 
 @pytest.fixture(scope="module")
@@ -27,19 +26,12 @@ def test_check_properties_is_empty(bundle_root, names, workflow_type, tiny):
         "synthetic_shape": [16, 16, 16],
         **tiny,
     }
-    files = config_files(*names)
-    workflow = ConfigWorkflow(
-        config_file=files if len(files) > 1 else files[0],
-        meta_file=META,
-        logging_file=LOGGING,
-        workflow_type=workflow_type,
-        **overrides,
-    )
+    workflow = bundle_workflow(names, workflow_type, **overrides)
     if "evaluate.json" in names or "inference.json" in names:
         # initialize checks the checkpoint exists; an untrained one is enough for the properties
         (bundle_root / "models").mkdir(exist_ok=True)
         torch.save(workflow.parser.get_parsed_content("network_def").state_dict(), bundle_root / "models" / "model.pt")
-    workflow.initialize()
+    initialize_workflow(workflow)
     assert workflow.check_properties() == []
     # the required properties resolve to real objects, not just ids
     if workflow_type == "train":

@@ -18,9 +18,8 @@ import torch
 from bundle_runs import TINY_NET, TINY_TRAIN, run_bundle
 from nifti_layouts import write_brats2023_case, write_msd_task01
 
-from scripts.data.conventions import CONVENTIONS
+from scripts.data.label_conventions import CONVENTIONS
 
-pytestmark = pytest.mark.slow
 REGIONS = ("tc", "wt", "et")
 
 
@@ -75,7 +74,8 @@ def test_evaluate_writes_per_case_csv_and_summary(evaluated):
     rows = _read_csv(evaluated / "eval" / "metrics_per_case.csv")
     assert [r["case"] for r in rows] == [e["case"] for e in split["validation"]]
     columns = [f"{m}_{r}" for m in ("dice", "hd95") for r in REGIONS]
-    assert list(rows[0]) == ["case", *columns]
+    lesion_kinds = ("dice", "hd95", "nsd", "tp", "fn", "fp", "sensitivity", "precision")
+    assert list(rows[0]) == ["case", *columns, *(f"lesion_{k}_{r}" for k in lesion_kinds for r in REGIONS)]
     values = np.array([[float(r[c]) for c in columns] for r in rows])
     summary = {r["statistic"]: r for r in _read_csv(evaluated / "eval" / "metrics_summary.csv")}
     for j, col in enumerate(columns):
@@ -84,7 +84,14 @@ def test_evaluate_writes_per_case_csv_and_summary(evaluated):
         if v.size:
             assert float(summary["mean"][col]) == pytest.approx(v.mean())
             assert float(summary["median"][col]) == pytest.approx(np.median(v))
-    overall = json.loads((evaluated / "eval" / "metrics_summary.json").read_text())["overall"]["val_mean_dice"]
+    summary_json = json.loads((evaluated / "eval" / "metrics_summary.json").read_text())
+    for region in REGIONS:  # detection totals are the sums of the per-case lesion counts
+        totals = [sum(int(float(r[f"lesion_{k}_{region}"])) for r in rows) for k in ("tp", "fn", "fp")]
+        got = summary_json["lesion_detection"][region]
+        assert [got["matched"], got["missed"], got["false_positive"]] == totals
+        figure = evaluated / "eval" / summary_json["figures"][region]
+        assert figure.is_file() and figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    overall = summary_json["overall"]["val_mean_dice"]
     per_case = [np.nanmean(row[:3]) for row in values if not np.isnan(row[:3]).all()]
     assert overall == pytest.approx(np.mean(per_case), rel=1e-6)
 
@@ -104,7 +111,8 @@ def test_inference_writes_one_label_map_per_case_in_input_space(inferred):
 
 
 def test_evaluate_agrees_with_official_brats_package_on_written_predictions(evaluated, inferred, tmp_path):
-    """The metrics evaluate reports equal the official package's on the files inference wrote for those cases."""
+    """The metrics evaluate reports, region-wise and lesion-wise, equal the official package's on the files inference
+    wrote for those cases."""
     # imported here so that only this test needs the official package (requirements-dev.txt)
     from brats_evaluation.evaluation import evaluate_single_exam
     from brats_evaluation.metrics_parser import parse_seg_results
@@ -138,7 +146,16 @@ def test_evaluate_agrees_with_official_brats_package_on_written_predictions(eval
     for row in rows:
         want = official[f"{row['case']}.nii.gz"]
         for region in REGIONS:
-            for ours, theirs in (("dice", "global_dsc"), ("hd95", "global_hd95")):
+            for ours, theirs in (
+                ("dice", "global_dsc"),
+                ("hd95", "global_hd95"),
+                ("lesion_dice", "lesionwise_dsc_mean"),
+                ("lesion_hd95", "lesionwise_hd95_mean"),
+                ("lesion_nsd", "lesionwise_nsd_mean"),
+                ("lesion_tp", "all_instance_tp"),
+                ("lesion_fn", "all_instance_fn"),
+                ("lesion_fp", "all_instance_fp"),
+            ):
                 a = float(row[f"{ours}_{region}"])
                 b = float(want[f"{theirs}_{region}"] or "nan")
                 assert (math.isnan(a) and math.isnan(b)) or a == pytest.approx(b, abs=1e-6), (row["case"], ours, region)

@@ -2,12 +2,11 @@
 
 import csv
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 from nifti_layouts import write_brats2021_case, write_kits19_case
+from subprocesses import run_python
 
 from scripts.data import build_datalist
 from scripts.data.class_frequency import class_frequency, inverse_frequency_weights
@@ -84,13 +83,7 @@ def test_errors(tmp_path):
 
 def test_cli_table_and_csv(kits_dir, tmp_path):
     out_csv = os.path.join(tmp_path, "freq.csv")
-    run = subprocess.run(
-        [sys.executable, "-m", "scripts.data.class_frequency", kits_dir, "--csv", out_csv],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    run = run_python(["-m", "scripts.data.class_frequency", kits_dir, "--csv", out_csv], timeout=120)
     assert run.returncode == 0, run.stderr
     assert "case_00000" in run.stdout and "ALL" in run.stdout and "inverse-frequency class weights" in run.stdout
     assert "5.0000%" in run.stdout  # tumour fraction of case_00000

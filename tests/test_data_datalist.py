@@ -16,7 +16,7 @@ from nifti_layouts import (
 )
 
 from scripts.data import build_datalist
-from scripts.data.conventions import CONVENTIONS
+from scripts.data.label_conventions import CONVENTIONS
 
 
 def test_brats2021_layout(tmp_path):

@@ -105,13 +105,28 @@ def test_train_val_datalists_with_check(tmp_path):
     assert sorted(names(split["training"]) + names(split["validation"])) == ["case_00000", "case_00001"]
 
 
-def test_bad_case_does_not_move_the_good_ones(tmp_path):
+def test_bad_cases_are_removed_before_the_split(tmp_path):
+    """Issue 14: with skip_bad the split was made before bad cases were removed, so the run could go on with
+    fewer (or no) validation cases than asked for. Now the split is that of the good cases alone."""
     for i in range(8):
         write_kits19_case(tmp_path, f"case_{i:05d}")
     clean = train_val_datalists(str(tmp_path), val_fraction=0.25, seed=4, check=True)
-    bad_case = clean["training"][0]
-    os.remove(bad_case["label"].replace("segmentation", "imaging"))  # break one training case's image
+    bad_case = clean["validation"][0]
+    os.remove(bad_case["image"])  # break one validation case's image
     with pytest.warns(UserWarning, match=bad_case["case"]):
         skipped = train_val_datalists(str(tmp_path), val_fraction=0.25, seed=4, check=True, skip_bad=True)
-    assert names(skipped["validation"]) == names(clean["validation"])
-    assert names(skipped["training"]) == [c for c in names(clean["training"]) if c != bad_case["case"]]
+    good = [e for e in clean["training"] + clean["validation"] if e["case"] != bad_case["case"]]
+    want_train, want_val = split_datalist(good, 0.25, seed=4)
+    assert names(skipped["training"]) == names(want_train) and names(skipped["validation"]) == names(want_val)
+    assert len(skipped["validation"]) == round(0.25 * 7) and bad_case["case"] not in names(skipped["training"])
+
+
+def test_empty_validation_is_an_error_naming_the_counts(tmp_path):
+    """A datalist file whose only validation case is bad: before, the run went on without validation."""
+    entries = [write_kits19_case(tmp_path, f"case_{i:05d}") for i in range(4)]
+    os.remove(entries[3]["image"])
+    items = [{"image": e["image"], "label": e["label"]} for e in entries]
+    path = write_decathlon_datalist(os.path.join(tmp_path, "d.json"), training=items[:3], validation=items[3:])
+    with pytest.warns(UserWarning, match="case_00003"), pytest.raises(ValueError) as e:
+        train_val_datalists(str(tmp_path), path, check=True, skip_bad=True)
+    assert "no validation case (3 training, 0 validation case(s) after leaving out 1 bad case(s))" in str(e.value)

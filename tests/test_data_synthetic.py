@@ -1,14 +1,14 @@
 """Synthetic BraTS / KiTS generators: layout, affine, label structure, contrast, imbalance; resolve_dataset_dir."""
 
 import os
-import subprocess
-import sys
 import threading
+from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 import pytest
 from scipy import ndimage
+from subprocesses import run_python
 
 from scripts.data import build_datalist, check_datalist
 from scripts.data.synthetic import make_synthetic_brats, make_synthetic_kits, resolve_dataset_dir
@@ -229,12 +229,17 @@ def test_resolve_concurrent_first_use(tmp_path):
 
 def test_cli(tmp_path):
     out = os.path.join(tmp_path, "cli_brats")
-    run = subprocess.run(
-        [sys.executable, "-m", "scripts.data.synthetic", "brats", out, "--num_cases", "1", "--shape", "(32,32,24)"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    run = run_python(
+        ["-m", "scripts.data.synthetic", "brats", out, "--num_cases", "1", "--shape", "(32,32,24)"], timeout=120
     )
     assert run.returncode == 0, run.stderr
     assert build_datalist(out)[0]["case"] == "BraTS2021_00000"
+
+
+def test_built_in_data_set_files_are_readable_by_others(tmp_path):
+    built_in = resolve_dataset_dir(
+        str(tmp_path / "synthetic"), str(tmp_path / "synthetic"), kind="kits", num_cases=1, shape=(8, 16, 16)
+    )
+    modes = {p.relative_to(built_in).as_posix(): p.stat().st_mode & 0o777 for p in Path(built_in).rglob("*")}
+    assert Path(built_in).stat().st_mode & 0o777 == 0o755
+    assert {m for n, m in modes.items() if (Path(built_in) / n).is_file()} == {0o644}

@@ -4,8 +4,6 @@ import gzip
 import json
 import logging
 import os
-import subprocess
-import sys
 
 import nibabel as nib
 import numpy as np
@@ -18,6 +16,7 @@ from nifti_layouts import (
     write_msd_task01,
     write_nifti,
 )
+from subprocesses import run_python
 
 from scripts.data import build_datalist, check_datalist
 from scripts.data.validate import find_problems
@@ -91,11 +90,18 @@ def test_label_value_outside_convention(tmp_path):
 
 
 def test_kits19_label_value_3(tmp_path):
+    """In a KiTS19 clone (``starter_code/`` beside ``data/``) a 3 is not a class: the error says it is KiTS21/23's
+    cyst and which convention to pass, and skip_bad does not quietly drop such cases (a biased rest)."""
     labels = np.zeros((6, 8, 8), np.uint8)
     labels[1, 1, 1] = 3
     w = write_kits19_case(tmp_path, "case_00000", labels=labels)
-    message = only_error(build_datalist(str(tmp_path)))
+    write_kits19_case(tmp_path, "case_00001")
+    os.makedirs(tmp_path / "starter_code")
+    datalist = build_datalist(str(tmp_path))
+    message = only_error(datalist)
     assert f"{w['label']}: label values [3] outside the kits19 convention" in message
+    assert "3 is the cyst of KiTS21/23; pass label_convention=kits23" in message
+    assert "biased rest" in only_error(datalist, skip_bad=True)
 
 
 def test_unreadable_garbage_file(tmp_path):
@@ -199,9 +205,7 @@ def test_entry_without_convention_or_image():
 
 
 def run_cli(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "scripts.data.validate", *args], cwd=REPO, capture_output=True, text=True, timeout=120
-    )
+    return run_python(["-m", "scripts.data.validate", *args], timeout=120)
 
 
 def test_cli_report(tmp_path):

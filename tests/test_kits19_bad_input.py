@@ -7,8 +7,7 @@ Each test writes a tiny KiTS19 (or KiTS23) layout with nibabel and builds the me
 import nibabel as nib
 import numpy as np
 import pytest
-from bundle_runs import LOGGING, META, config_files
-from monai.bundle import ConfigWorkflow
+from bundle_runs import bundle_workflow, run_workflow
 from nifti_layouts import KITS_AFFINE, default_label, write_decathlon_datalist, write_kits19_case, write_kits23_case
 from test_kits19_config import TINY_TRAIN
 
@@ -22,11 +21,8 @@ def _root_cause(exc: BaseException) -> BaseException:
 
 
 def _workflow(tmp_path, dataset_dir, **overrides):
-    return ConfigWorkflow(
-        config_file=config_files("train.json", "kits19.json"),
-        meta_file=META,
-        logging_file=LOGGING,
-        workflow_type="train",
+    return bundle_workflow(
+        ("train.json", "kits19_common.json", "kits19.json"),
         bundle_root=str(tmp_path / "bundle"),
         dataset_dir=str(dataset_dir),
         spacing=[3.0, 0.8, 0.8],
@@ -37,8 +33,7 @@ def _workflow(tmp_path, dataset_dir, **overrides):
 def _error(tmp_path, dataset_dir, **overrides) -> str:
     workflow = _workflow(tmp_path, dataset_dir, **overrides)
     with pytest.raises(Exception) as info:
-        workflow.initialize()
-        workflow.run()
+        run_workflow(workflow)
     written = [p for p in (tmp_path / "bundle").rglob("*") if p.is_file()] if (tmp_path / "bundle").exists() else []
     assert written == [], f"files written before the error: {written}"
     cause = _root_cause(info.value)
@@ -86,6 +81,7 @@ def test_label_value_outside_kits19(tmp_path):
     label = default_label(SHAPE, (1, 2))
     label[0, 0, 0] = 3  # a KiTS21/23 cyst value in KiTS19 data
     bad = write_kits19_case(tmp_path, "case_00001", shape=SHAPE, labels=label)
+    (tmp_path / "starter_code").mkdir()  # the neheller/kits19 clone: KiTS19 by its layout
     message = _error(tmp_path, tmp_path)
     assert "case_00001" in message and bad["label"] in message
     assert "[3]" in message and "kits19" in message

@@ -10,7 +10,7 @@ import torch
 from monai.data import MetaTensor
 
 from scripts.metrics import KiTSRegionMetric, kits_case_metrics, kits_hd95
-from scripts.metrics.kits_convention import image_diagonal, kits_region_masks
+from scripts.metrics.kits_region_scores import image_diagonal, kits_region_masks
 
 
 def official_kits19_dice(pred: np.ndarray, gt: np.ndarray) -> tuple[float, float]:

@@ -20,10 +20,11 @@ from test_kits19_metrics import brute_hd95, official_kits19_dice
 
 from scripts.data.synthetic import make_synthetic_kits
 
-pytestmark = pytest.mark.slow
 SHAPE, SPACING = (12, 24, 24), (6.0, 10.0, 10.0)  # stored (z, y, x) and mm
 TARGET = [9.0, 15.0, 15.0]  # resampled: (12-1)*6/9+1 = 8.3 -> 8 slices, (24-1)*10/15+1 = 16.3 -> 16 rows/columns
 COLUMNS = ["dice_kidney_and_tumour", "dice_tumour", "hd95_kidney_and_tumour", "hd95_tumour"]
+HECS = {"kidney_and_masses": (1, 2, 3), "masses": (2, 3), "tumour": (2,)}
+KITS23_COLUMNS = [f"kits23_{k}_{h}" for k in ("dice", "surface_dice") for h in HECS]
 
 
 @pytest.fixture(scope="module")
@@ -32,10 +33,32 @@ def runs(tmp_path_factory):
     data = make_synthetic_kits(str(root / "kits19" / "data"), num_cases=4, shape=SHAPE, spacing=SPACING, seed=3)
     os.remove(os.path.join(data, "case_00003", "segmentation.nii.gz"))  # inference only, as KiTS19's test cases
     common = {"bundle_root": str(root / "bundle"), "dataset_dir": str(root / "kits19"), "spacing": TARGET}
-    train = run_bundle(["train.json", "kits19.json"], {**common, **TINY_TRAIN})
-    run_bundle(["train.json", "evaluate.json", "kits19.json"], {**common, **TINY_TRAIN})
-    run_bundle(["inference.json", "kits19_inference.json"], {**common, **TINY_NET})
+    train = run_bundle(["train.json", "kits19_common.json", "kits19.json"], {**common, **TINY_TRAIN})
+    run_bundle(["train.json", "evaluate.json", "kits19_common.json", "kits19.json"], {**common, **TINY_TRAIN})
+    run_bundle(["inference.json", "kits19_common.json", "kits19_inference.json"], {**common, **TINY_NET})
     return root / "bundle", data, train.stdout + train.stderr
+
+
+@pytest.fixture(scope="module")
+def kits23_runs(runs):
+    """The trained model evaluated and run on a KiTS23 copy of the data (``dataset/``, a cyst in every case)."""
+    bundle, data, _ = runs
+    root = bundle.parent / "kits23"
+    for case in sorted(os.listdir(data)):
+        for name in os.listdir(os.path.join(data, case)):
+            img = nib.load(os.path.join(data, case, name))
+            arr = np.asarray(img.dataobj)
+            if name.startswith("segmentation"):
+                arr = arr.copy()
+                kidney = np.argwhere(arr == 1)
+                arr[tuple(kidney[: len(kidney) // 5].T)] = 3  # a fifth of the kidney becomes cyst
+            os.makedirs(root / "dataset" / case, exist_ok=True)
+            nib.save(nib.Nifti1Image(arr, img.affine), str(root / "dataset" / case / name))
+    common = {"bundle_root": str(bundle), "dataset_dir": str(root), "spacing": TARGET, "output_dir": str(root / "eval")}
+    run_bundle(["train.json", "evaluate.json", "kits19_common.json", "kits19.json"], {**common, **TINY_TRAIN})
+    common["output_dir"] = str(root / "eval" / "predictions")
+    run_bundle(["inference.json", "kits19_common.json", "kits19_inference.json"], {**common, **TINY_NET})
+    return root
 
 
 def _read_csv(path):
@@ -71,7 +94,8 @@ def test_evaluate_equals_the_challenge_metrics_of_the_written_predictions(runs):
     split = json.loads((bundle / "eval" / "datalist_split.json").read_text())
     rows = _read_csv(bundle / "eval" / "metrics_per_case.csv")
     assert [r["case"] for r in rows] == [e["case"] for e in split["validation"]]
-    assert list(rows[0]) == ["case", *COLUMNS]
+    assert list(rows[0]) == ["case", *COLUMNS, *KITS23_COLUMNS]
+    assert all(math.isnan(float(r[c])) for r in rows for c in KITS23_COLUMNS)  # KiTS19 data: KiTS19 metrics
     for row in rows:
         ref_img = nib.load(os.path.join(data, row["case"], "segmentation.nii.gz"))
         ref = np.asarray(ref_img.dataobj)
@@ -97,3 +121,21 @@ def test_evaluate_equals_the_challenge_metrics_of_the_written_predictions(runs):
     summary = json.loads((bundle / "eval" / "metrics_summary.json").read_text())
     dice = [float(r[c]) for r in rows for c in COLUMNS[:2] if not math.isnan(float(r[c]))]
     assert summary["overall"]["val_mean_dice"] == pytest.approx(np.mean(dice) if dice else None)
+
+
+def test_evaluate_reports_the_kits23_classes_on_kits23_data(kits23_runs):
+    """Dice of the KiTS23 HECs recomputed with numpy from the written predictions and the references with their
+    cysts; the Surface Dice lies in [0, 1] and is 1 where the Dice is 1."""
+    root = kits23_runs
+    rows = _read_csv(root / "eval" / "metrics_per_case.csv")
+    assert rows and list(rows[0]) == ["case", *COLUMNS, *KITS23_COLUMNS]
+    for row in rows:
+        ref = np.asarray(nib.load(root / "dataset" / row["case"] / "segmentation.nii.gz").dataobj)
+        pred = np.asarray(nib.load(root / "eval" / "predictions" / f"{row['case']}.nii.gz").dataobj)
+        assert (ref == 3).any()
+        for hec, labels in HECS.items():
+            p, r = np.isin(pred, labels), np.isin(ref, labels)
+            want = 1.0 if not p.any() and not r.any() else 2 * np.sum(p & r) / (p.sum() + r.sum())
+            assert float(row[f"kits23_dice_{hec}"]) == pytest.approx(want, abs=1e-9), (row["case"], hec)
+            sd = float(row[f"kits23_surface_dice_{hec}"])
+            assert 0.0 <= sd <= 1.0 and (sd == pytest.approx(1.0) if want == 1.0 else True)

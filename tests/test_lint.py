@@ -3,18 +3,13 @@
 Run from pytest so that CI's single test command also covers the model-zoo's style check.
 """
 
-import subprocess
-import sys
-
 import pytest
-from bundle_runs import REPO_ROOT
+from subprocesses import run_python
 
 
 @pytest.mark.parametrize(
     "args", [["check", "--no-cache"], ["format", "--check", "--no-cache"]], ids=["check", "format"]
 )
 def test_ruff(args):
-    proc = subprocess.run(
-        [sys.executable, "-m", "ruff", *args, "."], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
-    )
+    proc = run_python(["-m", "ruff", *args, "."], timeout=120)
     assert proc.returncode == 0, f"ruff {' '.join(args)} failed:\n{proc.stdout}{proc.stderr}"

@@ -297,6 +297,7 @@ def test_maps_in_target_with_wrong_channels_or_values_raise_naming_the_problem(n
     elif "hausdorff" in name:
         with pytest.raises(ValueError, match=r"unsigned distance maps must be >= 0, got values down to -0\.5"):
             loss(x, bad)
+    bad[0, 2, 0, 0] = 0
     bad[0, 0, 0, 0] = 3  # the label part is checked as a plain target
     with pytest.raises(ValueError, match=r"target label values must lie in \[0, 3\)"):
         loss(x, bad)

@@ -16,13 +16,13 @@ import torch
 
 from scripts.losses import (
     DiceLoss,
-    FocalLoss,
-    GeneralizedDiceLoss,
-    TverskyLoss,
     DiceTwoClassLoss,
     FocalDiceLoss,
+    FocalLoss,
     FocalTverskyLoss,
+    GeneralizedDiceLoss,
     SensitivitySpecificityLoss,
+    TverskyLoss,
 )
 
 S = 1e-5  # default smooth_nr / smooth_dr

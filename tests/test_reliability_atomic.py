@@ -1,12 +1,7 @@
-"""Atomic checkpoint writes: a failure or a SIGKILL while writing leaves the previous checkpoint complete."""
+"""Atomic checkpoint handlers: a failure while writing leaves the previous checkpoint complete (the writing itself:
+tests/test_files_atomic.py)."""
 
 import errno
-import os
-import signal
-import stat
-import subprocess
-import sys
-import textwrap
 
 import pytest
 import torch
@@ -14,8 +9,7 @@ from ignite.engine import Engine, Events
 from ignite.handlers import Checkpoint
 from monai.handlers import CheckpointSaver
 
-import scripts.checkpointing.atomic_saver as atomic_saver
-from scripts.checkpointing import AtomicCheckpointSaver, AtomicDiskSaver, load_checkpoint, save_atomic
+from scripts.checkpointing import AtomicCheckpointSaver, AtomicDiskSaver, load_checkpoint
 
 
 def _failing_torch_save(monkeypatch, fail_from_call=1, err=None):
@@ -29,69 +23,7 @@ def _failing_torch_save(monkeypatch, fail_from_call=1, err=None):
         f.write(b"PK\x03\x04 half a checkpoint")
         raise err or OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(atomic_saver.torch, "save", save)
-
-
-def test_round_trip_and_permissions(tmp_path):
-    state = {"w": torch.arange(6.0).reshape(2, 3), "step": 3}
-    path = save_atomic(state, tmp_path / "ckpt.pt")
-    assert path == str(tmp_path / "ckpt.pt")
-    loaded = torch.load(path, weights_only=True)
-    assert torch.equal(loaded["w"], state["w"]) and loaded["step"] == 3
-    mode = os.stat(path).st_mode
-    assert mode & stat.S_IRGRP and mode & stat.S_IROTH  # mkstemp's 0600 widened like a plain torch.save file
-    assert os.listdir(tmp_path) == ["ckpt.pt"]
-
-
-def test_failed_write_keeps_previous_file_and_names_it(tmp_path, monkeypatch):
-    path = tmp_path / "ckpt.pt"
-    save_atomic({"w": torch.ones(3)}, path)
-    before = path.read_bytes()
-    _failing_torch_save(monkeypatch)
-    with pytest.raises(OSError) as info:
-        save_atomic({"w": torch.zeros(3)}, path)
-    assert info.value.errno == errno.ENOSPC and info.value.filename == str(path)
-    assert str(path) in str(info.value)
-    assert path.read_bytes() == before and os.listdir(tmp_path) == ["ckpt.pt"]  # no partial file left
-    assert torch.equal(load_checkpoint(path)["w"], torch.ones(3))
-
-
-def test_interrupt_while_writing_keeps_previous_file(tmp_path, monkeypatch):
-    path = tmp_path / "ckpt.pt"
-    save_atomic({"w": torch.ones(3)}, path)
-    _failing_torch_save(monkeypatch, err=KeyboardInterrupt())
-    with pytest.raises(KeyboardInterrupt):
-        save_atomic({"w": torch.zeros(3)}, path)
-    assert torch.equal(load_checkpoint(path)["w"], torch.ones(3)) and os.listdir(tmp_path) == ["ckpt.pt"]
-
-
-def test_sigkill_while_writing_keeps_previous_file(tmp_path):
-    """A real SIGKILL in the middle of writing version 2 (after half of its bytes reached the file)."""
-    path = tmp_path / "ckpt.pt"
-    child = textwrap.dedent(
-        f"""
-        import io, os, signal, torch
-        import scripts.checkpointing.atomic_saver as m
-        m.save_atomic({{"version": torch.tensor(1), "w": torch.ones(50_000)}}, {str(path)!r})
-        real_save = torch.save
-        def save_half_then_die(obj, f, *a, **k):
-            buf = io.BytesIO()
-            real_save(obj, buf)
-            f.write(buf.getvalue()[: len(buf.getvalue()) // 2])
-            f.flush()
-            os.kill(os.getpid(), signal.SIGKILL)
-        m.torch.save = save_half_then_die
-        m.save_atomic({{"version": torch.tensor(2), "w": torch.zeros(50_000)}}, {str(path)!r})
-        """
-    )
-    proc = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=300)
-    assert proc.returncode == -signal.SIGKILL, proc.stderr
-    state = load_checkpoint(path)
-    assert int(state["version"]) == 1 and torch.equal(state["w"], torch.ones(50_000))
-    partials = [p.name for p in tmp_path.iterdir() if p.name != "ckpt.pt"]
-    assert len(partials) == 1 and partials[0].startswith(".ckpt.pt.partial-")  # the half-written temporary file
-    save_atomic({"version": torch.tensor(3)}, path)  # the next save of that name removes it
-    assert [p.name for p in tmp_path.iterdir()] == ["ckpt.pt"] and int(load_checkpoint(path)["version"]) == 3
+    monkeypatch.setattr(torch, "save", save)
 
 
 def _raise_disk_full(*args, **kwargs):
@@ -141,7 +73,7 @@ def test_atomic_saver_keeps_monai_file_names_and_rotation(tmp_path):
     saver = AtomicCheckpointSaver(
         str(tmp_path), {"model": net}, save_final=True, final_filename="model_last.pt", save_interval=1, n_saved=1
     )
-    assert isinstance(saver._final_checkpoint.save_handler, AtomicDiskSaver)
+    assert isinstance(saver.final_checkpoint.save_handler, AtomicDiskSaver)
     engine = Engine(lambda e, b: None)
     saver.attach(engine)
     engine.run([0], max_epochs=3)
@@ -163,3 +95,61 @@ def test_disk_saver_with_ignite_checkpoint_fixed_name_never_deletes_before_writi
     with pytest.raises(OSError):
         engine.run([0], max_epochs=2)
     assert (tmp_path / "state.pt").read_bytes() == saved
+
+
+def test_best_model_saver_state_keeps_a_worse_model_out_after_a_restart(tmp_path):
+    """state_dict / load_state_dict carry which score model.pt holds into a new saver (what resuming does)."""
+    net = torch.nn.Linear(2, 1)
+
+    def best_saver():
+        return AtomicCheckpointSaver(
+            str(tmp_path), {"model": net}, save_key_metric=True, key_metric_filename="model.pt"
+        )
+
+    first = best_saver()
+    engine = _engine_with_scores([0.5])
+    first.attach(engine)
+    engine.run([0], max_epochs=1)
+    state = first.state_dict()
+    assert state == {"_saved": [(0.5, "model_key_metric=0.5000.pt")]}  # ignite's name; the file is model.pt
+    saved_weights = (tmp_path / "model.pt").read_bytes()
+
+    with torch.no_grad():
+        net.weight.add_(1.0)
+    restarted = best_saver()
+    restarted.load_state_dict(state)
+    engine = _engine_with_scores([0.4, 0.6])
+    restarted.attach(engine)
+    engine.add_event_handler(
+        Events.EPOCH_COMPLETED(once=1), lambda e: snapshots.append((tmp_path / "model.pt").read_bytes())
+    )
+    snapshots = []
+    engine.run([0], max_epochs=2)
+    assert snapshots == [saved_weights]  # 0.4 < 0.5: kept
+    assert torch.equal(load_checkpoint(tmp_path / "model.pt")["weight"], net.weight.detach())  # 0.6 > 0.5: replaced
+    assert restarted.state_dict() == {"_saved": [(0.6, "model_key_metric=0.6000.pt")]}
+
+
+def test_saver_arguments_and_state_without_key_metric(tmp_path):
+    net = torch.nn.Linear(2, 1)
+    with pytest.raises(ValueError, match="save_dict is empty"):
+        AtomicCheckpointSaver(str(tmp_path), {})
+    with pytest.raises(ValueError, match="keeps one model, got key_metric_n_saved=2"):
+        AtomicCheckpointSaver(
+            str(tmp_path), {"m": net}, save_key_metric=True, key_metric_filename="m.pt", key_metric_n_saved=2
+        )
+    final_only = AtomicCheckpointSaver(str(tmp_path), {"m": net}, save_final=True)
+    with pytest.raises(ValueError, match="save_key_metric=False"):
+        final_only.state_dict()
+
+
+def test_final_checkpoint_is_written_when_the_run_fails(tmp_path):
+    net = torch.nn.Linear(2, 1)
+    saver = AtomicCheckpointSaver(str(tmp_path), {"model": net}, save_final=True, final_filename="model_last.pt")
+    engine = Engine(lambda e, b: 1 / 0 if e.state.iteration == 2 else None)
+    saver.attach(engine)
+    with pytest.raises(ZeroDivisionError):
+        engine.run([0, 1], max_epochs=1)
+    state = load_checkpoint(tmp_path / "model_last.pt")
+    assert all(torch.equal(state[k], v) for k, v in net.state_dict().items())
+    assert saver.final_path() == str(tmp_path / "model_last.pt")

@@ -7,12 +7,12 @@ import zipfile
 
 import pytest
 import torch
-from bundle_runs import LOGGING, META, TINY_NET, TINY_TRAIN, config_files
-from monai.bundle import ConfigWorkflow
+from bundle_runs import TINY_NET, TINY_TRAIN, bundle_workflow, initialize_workflow, run_workflow
 from monai.networks.nets import SegResNet
 
-from scripts.checkpointing import load_checkpoint, require_checkpoint, save_atomic
+from scripts.checkpointing import load_checkpoint, require_checkpoint
 from scripts.data.synthetic import make_synthetic_brats
+from scripts.files import write_torch
 
 
 class _RunsCodeWhenUnpickled:
@@ -113,15 +113,7 @@ def test_numpy_arrays_are_refused_too(tmp_path):
 
 
 def _workflow(bundle, names, workflow_type, **overrides):
-    files = config_files(*names)
-    return ConfigWorkflow(
-        config_file=files if len(files) > 1 else files[0],
-        meta_file=META,
-        logging_file=LOGGING,
-        workflow_type=workflow_type,
-        bundle_root=str(bundle),
-        **overrides,
-    )
+    return bundle_workflow(names, workflow_type, bundle_root=str(bundle), **overrides)
 
 
 @pytest.mark.parametrize(
@@ -131,12 +123,12 @@ def _workflow(bundle, names, workflow_type, **overrides):
 def test_truncated_model_stops_evaluate_and_inference_in_initialize(tmp_path, names, workflow_type, tiny):
     models = tmp_path / "bundle" / "models"
     models.mkdir(parents=True)
-    save_atomic(_tiny_state(), models / "model.pt")
+    write_torch(models / "model.pt", _tiny_state())
     data = (models / "model.pt").read_bytes()
     (models / "model.pt").write_bytes(data[: len(data) // 2])
     workflow = _workflow(tmp_path / "bundle", names, workflow_type, **tiny)
     with pytest.raises(Exception) as info:
-        workflow.initialize()
+        initialize_workflow(workflow)
     err = _first_error(info.value)  # MONAI re-raises it as "Failed to instantiate" with this as the cause
     assert isinstance(err, ValueError) and "truncated or corrupt" in str(err) and str(models / "model.pt") in str(err)
     assert sorted(p.name for p in (tmp_path / "bundle").rglob("*")) == ["model.pt", "models"]  # nothing else ran
@@ -146,17 +138,17 @@ def test_truncated_training_state_stops_a_resumed_run_before_training(tmp_path):
     data = make_synthetic_brats(str(tmp_path / "data"), num_cases=3, shape=(16, 16, 16))
     models = tmp_path / "bundle" / "models"
     models.mkdir(parents=True)
-    save_atomic({"trainer": {"iteration": 2}}, models / "training_state.pt")
+    write_torch(models / "training_state.pt", {"trainer": {"iteration": 2}})
     state = (models / "training_state.pt").read_bytes()
     (models / "training_state.pt").write_bytes(state[:-40])
-    save_atomic(_tiny_state(), models / "model_last.pt")  # the previous run's final model: must stay untouched
+    write_torch(models / "model_last.pt", _tiny_state())  # the previous run's final model: must stay untouched
     last = (models / "model_last.pt").read_bytes()
     workflow = _workflow(
         tmp_path / "bundle", ("train.json",), "train", dataset_dir=data, resume=True, val_fraction=0.4, **TINY_TRAIN
     )
-    workflow.initialize()
+    initialize_workflow(workflow)
     with pytest.raises(Exception) as info:
-        workflow.run()
+        run_workflow(workflow, initialize=False)
     err = _first_error(info.value)
     assert isinstance(err, ValueError) and "truncated or corrupt" in str(err)
     assert str(models / "training_state.pt") in str(err)

@@ -9,12 +9,11 @@ from collections import namedtuple
 
 import pytest
 import torch
-from bundle_runs import LOGGING, META, TINY_NET, TINY_TRAIN, config_files, run_bundle
-from monai.bundle import ConfigWorkflow
+from bundle_runs import TINY_NET, TINY_TRAIN, bundle_workflow, initialize_workflow, run_bundle, run_workflow
 from monai.networks.nets import SegResNet
 
-import scripts.output_check as output_check
-from scripts.output_check import PROBE_BYTES, require_writable_dirs
+import scripts.files.writable_folders as writable_folders
+from scripts.files.writable_folders import PROBE_BYTES, require_writable_dirs
 
 NOBODY = 65534
 
@@ -103,7 +102,7 @@ def test_disk_full_while_writing(tmp_path, monkeypatch, code, reason):
         written.append(os.fstat(fd).st_size)
         raise OSError(code, os.strerror(code))
 
-    monkeypatch.setattr(output_check.os, "fsync", fsync)
+    monkeypatch.setattr(writable_folders.os, "fsync", fsync)
     with pytest.raises(ValueError) as info:
         require_writable_dirs([str(tmp_path)])
     assert f"output folder {tmp_path} cannot be written: {reason} ({errno.errorcode[code]}" in str(info.value)
@@ -115,7 +114,7 @@ def test_read_only_file_system(tmp_path, monkeypatch):
     def mkstemp(*args, **kwargs):
         raise OSError(errno.EROFS, os.strerror(errno.EROFS))
 
-    monkeypatch.setattr(output_check.tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(writable_folders.tempfile, "mkstemp", mkstemp)
     with pytest.raises(ValueError, match="the file system is read-only") as info:
         require_writable_dirs([str(tmp_path / "models")])
     assert str(tmp_path / "models") in str(info.value)
@@ -123,7 +122,7 @@ def test_read_only_file_system(tmp_path, monkeypatch):
 
 def test_too_little_free_space(tmp_path, monkeypatch):
     usage = namedtuple("usage", "total used free")
-    monkeypatch.setattr(output_check.shutil, "disk_usage", lambda p: usage(2**40, 2**40 - 10 * 2**20, 10 * 2**20))
+    monkeypatch.setattr(writable_folders.shutil, "disk_usage", lambda p: usage(2**40, 2**40 - 10 * 2**20, 10 * 2**20))
     with pytest.raises(ValueError, match="has 10.0 MiB free, less than min_free_mb=100 MiB") as info:
         require_writable_dirs([str(tmp_path)], min_free_mb=100)
     assert str(tmp_path) in str(info.value)
@@ -136,18 +135,9 @@ def test_too_little_free_space(tmp_path, monkeypatch):
 
 
 def _run_until_error(bundle, names, workflow_type, **overrides):
-    files = config_files(*names)
-    workflow = ConfigWorkflow(
-        config_file=files if len(files) > 1 else files[0],
-        meta_file=META,
-        logging_file=LOGGING,
-        workflow_type=workflow_type,
-        bundle_root=str(bundle),
-        **overrides,
-    )
-    workflow.initialize()
+    workflow = initialize_workflow(bundle_workflow(names, workflow_type, bundle_root=str(bundle), **overrides))
     with pytest.raises(Exception) as info:
-        workflow.run()
+        run_workflow(workflow, initialize=False)
     return _first_error(info.value)
 
 
@@ -164,7 +154,7 @@ def test_train_on_a_full_disk(tmp_path, monkeypatch):
     def fsync(fd):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(output_check.os, "fsync", fsync)
+    monkeypatch.setattr(writable_folders.os, "fsync", fsync)
     err = _run_until_error(tmp_path / "bundle", ("train.json",), "train", **TINY_TRAIN)
     assert isinstance(err, ValueError) and "the disk is full" in str(err)
     assert f"output folder {tmp_path / 'bundle' / 'eval'} cannot be written" in str(err)

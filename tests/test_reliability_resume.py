@@ -2,22 +2,19 @@
 configured epochs without losing or repeating a completed one, and ends exactly where an uninterrupted run ends."""
 
 import json
-import os
 import re
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
 import torch
-from bundle_runs import CONFIGS, LOGGING, META, REPO_ROOT, TINY_TRAIN, cli_args, run_bundle
+from bundle_runs import CONFIGS, LOGGING, META, TINY_TRAIN, cli_args, run_bundle
 from monai.networks.nets import SegResNet
+from subprocesses import start_python
 
 from scripts.checkpointing import load_checkpoint
 from scripts.data.synthetic import make_synthetic_brats
-
-pytestmark = pytest.mark.slow
 
 EPOCHS = 3
 TRAIN_CASES = 3  # 5 cases, val_fraction 0.4: 3 iterations per epoch (batch 1)
@@ -44,12 +41,8 @@ def _overrides(root, data) -> dict:
 
 
 def _popen(overrides: dict) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "monai.bundle", "run", "--config_file", str(CONFIGS / "train.json")]
-    cmd += ["--meta_file", META, "--logging_file", LOGGING, *cli_args(overrides)]
-    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-    return subprocess.Popen(
-        cmd, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
-    )
+    args = ["-m", "monai.bundle", "run", "--config_file", str(CONFIGS / "train.json")]
+    return start_python([*args, "--meta_file", META, "--logging_file", LOGGING, *cli_args(overrides)])
 
 
 def _kill_during_epoch_2(proc: subprocess.Popen, timeout: float = 400) -> str:

@@ -5,15 +5,15 @@ import logging
 
 import pytest
 import torch
-from ignite.engine import Engine, Events
+from ignite.engine import Events
 from monai.data import DataLoader, Dataset
 from monai.engines import SupervisedTrainer
-from monai.handlers import CheckpointSaver, LrScheduleHandler, StatsHandler
+from monai.handlers import CheckpointSaver, LrScheduleHandler
 from monai.transforms import Compose, RandFlipd, RandGaussianNoised
 from monai.utils import set_determinism
 
-from scripts.checkpointing import AtomicCheckpointSaver, TrainingStateHandler, load_checkpoint, save_atomic
-from scripts.checkpointing.state_parts import find_key_metric_savers
+from scripts.checkpointing import AtomicCheckpointSaver, TrainingStateHandler, load_checkpoint
+from scripts.files import write_torch
 
 ITEMS, BATCH = 4, 2
 
@@ -160,7 +160,7 @@ def test_bad_arguments(tmp_path):
         TrainingStateHandler(str(tmp_path / "s.pt"), {"network": torch.nn.Linear(1, 1)}, resume="maybe")
     with pytest.raises(ValueError, match=r"\['trainer'\] are reserved"):
         TrainingStateHandler(str(tmp_path / "s.pt"), {"trainer": torch.nn.Linear(1, 1)})
-    save_atomic({"not": "a training state"}, tmp_path / "other.pt")
+    write_torch(tmp_path / "other.pt", {"not": "a training state"})
     with pytest.raises(ValueError, match="lacks") as info:
         _run(tmp_path / "other.pt", epochs=1, resume=True)
     assert str(tmp_path / "other.pt") in str(info.value)
@@ -176,24 +176,25 @@ def test_amp_run_keeps_a_scaler_entry_on_cpu(tmp_path):
     assert losses == [x for x in ref_losses if x[0] > 1]
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="the AMP GradScaler is only active on CUDA")
+@pytest.mark.gpu  # the AMP GradScaler is only active on CUDA
 def test_amp_grad_scaler_is_saved_and_restored(tmp_path):
     path = tmp_path / "state.pt"
     _, _, trainer = _run(path, epochs=1, device="cuda", amp=True)
     state = load_checkpoint(path)
     assert state["scaler"]["scale"] == trainer.scaler.get_scale()
     state["scaler"]["scale"] = 1024.0  # not the default 2**16: the resumed trainer must take it from the file
-    save_atomic(state, path)
+    write_torch(path, state)
     _, losses, resumed = _run(path, epochs=1, resume=True, device="cuda", amp=True)
     assert losses == [] and resumed.scaler.get_scale() == 1024.0
 
 
-def test_key_metric_savers_are_found_on_the_validator(tmp_path):
+def test_best_model_savers_must_track_a_key_metric(tmp_path):
     net = torch.nn.Linear(1, 1)
-    best = AtomicCheckpointSaver(str(tmp_path), {"model": net}, save_key_metric=True, key_metric_filename="model.pt")
-    last = CheckpointSaver(str(tmp_path), {"model": net}, save_final=True)
-    validator = Engine(lambda e, b: None)
-    for handler in (StatsHandler(iteration_log=False), last, best):
-        handler.attach(validator)
-    assert find_key_metric_savers(validator) == [best]
-    assert find_key_metric_savers(Engine(lambda e, b: None)) == []
+    final_only = AtomicCheckpointSaver(str(tmp_path), {"model": net}, save_final=True)
+    monai_saver = CheckpointSaver(str(tmp_path), {"model": net}, save_key_metric=True)
+    for saver, what in (
+        (final_only, "AtomicCheckpointSaver with save_key_metric=False"),
+        (monai_saver, "CheckpointSaver"),
+    ):
+        with pytest.raises(ValueError, match=f"got {what}"):
+            TrainingStateHandler(str(tmp_path / "s.pt"), {"network": net}, best_model_savers=[saver])

@@ -4,7 +4,7 @@ import os
 
 import pandas as pd
 
-from scripts.study.__main__ import report
+from tools.study.__main__ import report
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(REPO, "docs", "study_results", "cpu")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from scripts.study.data import make_dataset, make_volume
+from tools.study.data import make_dataset, make_volume
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from scripts.study.metrics import confusion_counts, rare_class_metrics
+from tools.study.metrics import confusion_counts, rare_class_metrics
 
 
 def test_counts_dice_precision_recall_by_hand():

@@ -2,14 +2,13 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import pandas as pd
 import pytest
+from subprocesses import run_python
 
-from scripts.study.__main__ import report, run
-from scripts.study.presets import get_preset
+from tools.study.__main__ import report, run
+from tools.study.presets import get_preset
 
 EXPECTED_COLUMNS = [
     "loss", "level", "seed", "achieved_fraction", "dice", "hd95", "precision", "recall", "empty_pred",
@@ -83,22 +82,8 @@ def test_report_marks_a_partial_grid(micro, tmp_path):
 
 
 def test_cli_report_and_missing_results(micro, tmp_path):
-    env = dict(os.environ)
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "scripts.study",
-            "report",
-            "--results_dir",
-            str(tmp_path / "none"),
-            "--docs_dir",
-            str(tmp_path),
-        ],  # fmt: skip
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    out = run_python(
+        ["-m", "tools.study", "report", "--results_dir", str(tmp_path / "none"), "--docs_dir", str(tmp_path)]
     )
     assert out.returncode != 0
     assert "results.csv" in out.stderr and str(tmp_path / "none") in out.stderr

@@ -8,7 +8,7 @@ import json
 import shutil
 
 import torch
-from zoo_tools import REPO_ROOT, SCHEMA, SCHEMA_MD5, bundle_cli, network_from_config, write_state_dict
+from zoo_tools import REPO_ROOT, SCHEMA_MD5, bundle_cli, metadata_schema, network_from_config, write_state_dict
 
 META = "configs/metadata.json"
 INFER = "configs/inference.json"
@@ -21,9 +21,9 @@ def test_license_metadata_and_version_in_changelog():
 
 
 def test_verify_metadata_against_the_offline_schema():
-    proc = bundle_cli(
-        ["verify_metadata", "--meta_file", META, "--filepath", str(SCHEMA), "--hash_val", SCHEMA_MD5], cwd=REPO_ROOT
-    )
+    schema = str(metadata_schema())
+    args = ["verify_metadata", "--meta_file", META, "--filepath", schema, "--hash_val", SCHEMA_MD5]
+    proc = bundle_cli(args, cwd=REPO_ROOT)
     assert "metadata is verified with no error" in proc.stdout + proc.stderr
 
 

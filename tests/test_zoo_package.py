@@ -12,11 +12,11 @@ import torch
 import yaml
 from bundle_runs import TINY_TRAIN, cli_args
 from monai.bundle import ConfigParser
-from zoo_tools import REPO_ROOT, SCHEMA, bundle_cli, write_state_dict
+from zoo_tools import REPO_ROOT, bundle_cli, metadata_schema, write_state_dict
 
-from scripts.zoo import check_bundle_dir, package
-from scripts.zoo.flavours import FLAVOURS
-from scripts.zoo.package import flavour_configs
+from tools.zoo import check_bundle_dir, package
+from tools.zoo.flavours import FLAVOURS
+from tools.zoo.package import flavour_configs
 
 CONFIGS = REPO_ROOT / "configs"
 VERSION = json.loads((CONFIGS / "metadata.json").read_text())["version"]
@@ -47,7 +47,8 @@ def packaged(request, tmp_path_factory):
     configs = flavour_configs(REPO_ROOT, FLAVOURS[flavour])
     (tmp / "inference.json").write_text(json.dumps(configs["inference.json"]))
     state = write_state_dict(tmp / "inference.json", tmp / "model.pt")
-    zip_path = package(flavour=flavour, out=str(tmp / "dist"), model=str(tmp / "model.pt"), schema=str(SCHEMA))
+    schema = str(metadata_schema())
+    zip_path = package(flavour=flavour, out=str(tmp / "dist"), model=str(tmp / "model.pt"), schema=schema)
     return flavour, FLAVOURS[flavour].name, zip_path, state, tmp
 
 
@@ -62,7 +63,13 @@ def test_archive_layout_and_large_files_hash(packaged):
             assert required in rels
         assert {"docs/README.md", "models/model.pt", "large_files.yml", "scripts/losses/__init__.py"} <= rels
         assert not [r for r in rels if "__pycache__" in r or r.endswith(".pyc") or r.startswith(("data/", "eval/"))]
-        assert not [r for r in rels if r.startswith("scripts/zoo/") or r.startswith("configs/kits19")]
+        # what a bundle user needs, nothing of the tooling (tools/: the study and this packager)
+        assert {r.split("/")[0] for r in rels} == {"LICENSE", "configs", "docs", "models", "scripts", "large_files.yml"}
+        assert {r for r in rels if r.startswith("models/")} == {"models/README.md", "models/model.pt"}
+        assert not [r for r in rels if r.startswith("configs/kits19")]
+        assert not [r for r in rels if r.startswith(("scripts/study/", "scripts/zoo/"))]
+        runtime = {p.relative_to(REPO_ROOT).as_posix() for p in (REPO_ROOT / "scripts").rglob("*.py")}
+        assert {r for r in rels if r.startswith("scripts/")} == {r for r in runtime if "__pycache__" not in r}
         entry = yaml.safe_load(zf.read(f"{name}/large_files.yml"))["large_files"][0]
         assert entry["path"] == "models/model.pt" and entry["hash_type"] == "sha256"
         assert entry["hash_val"] == hashlib.sha256(zf.read(f"{name}/models/model.pt")).hexdigest()
@@ -79,7 +86,7 @@ def test_archive_layout_and_large_files_hash(packaged):
     assert fmt["outputs"]["pred"]["num_channels"] == train["out_channels"] == infer["out_channels"] == n_out
     assert set(fmt["post_processed_outputs"]["pred"]["channel_def"]) == labels
     # packaged train + evaluate is what the repository gives with the flavour's overlay on the command line
-    overlay = [str(CONFIGS / "kits19.json")] if flavour == "kits19" else []
+    overlay = [str(CONFIGS / "kits19_common.json"), str(CONFIGS / "kits19.json")] if flavour == "kits19" else []
     expected = ConfigParser.load_config_files([str(CONFIGS / "train.json"), str(CONFIGS / "evaluate.json"), *overlay])
     assert {**train, **evaluate} == json.loads(json.dumps(expected))
 
@@ -90,7 +97,7 @@ def test_download_load_export_and_one_epoch_run_outside_the_bundle(packaged):
     elsewhere.mkdir()
     bundle_cli(["download", "--name", name, "--url", f"file://{zip_path}", "--bundle_dir", str(bundles)], cwd=elsewhere)
     root = bundles / name
-    assert check_bundle_dir(str(root), schema=str(SCHEMA))["name"] == name
+    assert check_bundle_dir(str(root), schema=str(metadata_schema()))["name"] == name
     # MONAI's own large-file step succeeds offline: model.pt matches large_files.yml, so the (placeholder) url
     # is never fetched
     before = (root / "models" / "model.pt").read_bytes()

@@ -1,7 +1,9 @@
-"""Crash-safe checkpoints: atomic writes, full training state for resuming, loading with ``weights_only=True``."""
+"""Crash-safe checkpoints: atomic writes (through :mod:`scripts.files`), full training state for resuming, loading
+with ``weights_only=True``.
+"""
 
-from .atomic_saver import AtomicDiskSaver, save_atomic
 from .checkpoint_saver import AtomicCheckpointSaver
+from .disk_saver import AtomicDiskSaver
 from .safe_load import load_checkpoint, require_checkpoint
 from .training_state import TrainingStateHandler
 
@@ -11,5 +13,4 @@ __all__ = [
     "TrainingStateHandler",
     "load_checkpoint",
     "require_checkpoint",
-    "save_atomic",
 ]

@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import random
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import torch
-from ignite.engine import Engine, Events
-from monai.handlers import CheckpointSaver
+from ignite.engine import Engine
 from monai.transforms import Randomizable, Transform
+
+from .checkpoint_saver import AtomicCheckpointSaver
 
 
 def _numpy_state(state: tuple) -> dict:
@@ -157,39 +158,26 @@ class BestMetrics:
             engine.state.best_metric_epoch = state[name]["best_metric_epoch"]
 
 
-def find_key_metric_savers(engine: Engine) -> list[CheckpointSaver]:
-    """The MONAI ``CheckpointSaver(save_key_metric=True)`` handlers attached to ``engine``, in attachment order.
-
-    ignite keeps no public list of attached handler objects; each such saver registers its bound method
-    ``metrics_completed`` for ``Events.EPOCH_COMPLETED``, whose owner is read from ``engine._event_handlers``
-    (ignite 0.5.5).
-    """
-    found: list[CheckpointSaver] = []
-    for handler, *_ in engine._event_handlers.get(Events.EPOCH_COMPLETED, []):
-        owner = getattr(handler, "__self__", None)
-        if isinstance(owner, CheckpointSaver) and owner._key_metric_checkpoint is not None and owner not in found:
-            found.append(owner)
-    return found
-
-
 class KeyMetricSaverState:
-    """Which score the best-model file (``model.pt``) of each MONAI ``CheckpointSaver(save_key_metric=True)`` holds.
-
-    Without it a resumed run would overwrite ``model.pt`` at its first validation, even with a worse model.
-    MONAI offers ``CheckpointSaver.load_state_dict`` but no ``state_dict``: the list is read from the ignite
-    ``Checkpoint`` it keeps (``_key_metric_checkpoint``, MONAI 1.6.1).
+    """Which score the best-model file (``model.pt``) of each :class:`AtomicCheckpointSaver` with
+    ``save_key_metric=True`` holds. Without it a resumed run would overwrite ``model.pt`` at its first validation,
+    even with a worse model.
     """
 
-    def __init__(self, savers: list[CheckpointSaver]) -> None:
+    def __init__(self, savers: Sequence[AtomicCheckpointSaver]) -> None:
         for saver in savers:
-            if not isinstance(saver, CheckpointSaver) or getattr(saver, "_key_metric_checkpoint", None) is None:
-                raise ValueError(f"expected CheckpointSavers with save_key_metric=True, got {type(saver).__name__}")
+            if not isinstance(saver, AtomicCheckpointSaver) or saver.key_metric_checkpoint is None:
+                raise ValueError(
+                    "best_model_savers must be scripts.checkpointing.AtomicCheckpointSaver handlers with "
+                    f"save_key_metric=True, got {type(saver).__name__}"
+                    + (" with save_key_metric=False" if isinstance(saver, AtomicCheckpointSaver) else "")
+                )
         self.savers = list(savers)
 
     def state_dict(self) -> dict:
         out = []
         for saver in self.savers:
-            saved = saver._key_metric_checkpoint.state_dict()["_saved"]
+            saved = saver.state_dict()["_saved"]
             out.append({"_saved": [(_plain_number(priority), str(filename)) for priority, filename in saved]})
         return {"savers": out}
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ignite.engine import Engine, Events
 from ignite.handlers import Checkpoint
 
-from .atomic_saver import AtomicDiskSaver
+from .checkpoint_saver import AtomicCheckpointSaver
+from .disk_saver import AtomicDiskSaver
 from .safe_load import load_checkpoint
-from .state_parts import BestMetrics, KeyMetricSaverState, RandomStates, ScalerState, find_key_metric_savers
+from .state_parts import BestMetrics, KeyMetricSaverState, RandomStates, ScalerState
 
 RESERVED_KEYS = ("trainer", "scaler", "best_metrics", "rng", "best_model_saver")
 AT_START = ("trainer", "rng", "scaler")  # restored at Events.STARTED; the rest when the handler is attached
@@ -39,8 +40,8 @@ class TrainingStateHandler:
     - ``trainer``: the engine's epoch, iteration, epoch length and max epochs;
     - ``scaler``: the AMP ``GradScaler`` of the trainer, when AMP is on (``{}`` when it is disabled, without CUDA);
     - ``best_metrics``: best metric and its epoch of the trainer and of ``validator``;
-    - ``best_model_saver``: the score of the model in the best-model file (``model.pt``) of each
-      ``CheckpointSaver(save_key_metric=True)`` attached to ``validator`` (found there, no config reference);
+    - ``best_model_saver``: the score of the model in the best-model file (``model.pt``) of each saver of
+      ``best_model_savers`` (when there is one);
     - ``rng``: Python, numpy, torch (CPU/CUDA) generators and the random transforms of ``transforms``.
 
     On resume the file is read and checked, and the objects restored, when the trainer attaches this handler; the
@@ -59,6 +60,8 @@ class TrainingStateHandler:
         resume: continue from ``path`` when it exists (bool, or "true"/"false" from the command line).
         validator: the evaluator run by ``ValidationHandler`` (its best metric is saved), or ``None``.
         transforms: the training transforms (e.g. their ``Compose``) whose random states are saved, or ``None``.
+        best_model_savers: the :class:`AtomicCheckpointSaver` handlers with ``save_key_metric=True`` (the
+            validator's ``model.pt`` saver, by reference in the config: ``["@validate#best_model_saver"]``).
         save: whether this process writes the file (``False`` on non-zero ranks); every rank loads it on resume.
         map_location: where the loaded tensors go (the training device).
     """
@@ -70,6 +73,7 @@ class TrainingStateHandler:
         resume: bool | str = False,
         validator: Engine | None = None,
         transforms: Any = None,
+        best_model_savers: Sequence[AtomicCheckpointSaver] = (),
         save: bool = True,
         map_location: Any = None,
     ) -> None:
@@ -81,6 +85,7 @@ class TrainingStateHandler:
         self.resume = as_bool(resume, "resume")
         self.validator = validator
         self.transforms = transforms
+        self.best_model_state = KeyMetricSaverState(best_model_savers) if best_model_savers else None
         self.save = as_bool(save, "save")
         self.map_location = map_location
         self.objects: dict[str, Any] = {}
@@ -96,9 +101,8 @@ class TrainingStateHandler:
         engines = {"trainer": engine} if self.validator is None else {"trainer": engine, "validator": self.validator}
         objects["best_metrics"] = BestMetrics(engines)
         objects["rng"] = RandomStates(self.transforms)
-        savers = find_key_metric_savers(self.validator) if self.validator is not None else []
-        if savers:  # absent on ranks whose saver is disabled; the rank that writes the file has it
-            objects["best_model_saver"] = KeyMetricSaverState(savers)
+        if self.best_model_state is not None:
+            objects["best_model_saver"] = self.best_model_state
         self.objects = objects
         self._pending = self._load_now(engine)
         engine.add_event_handler(Events.STARTED, self._restore_progress)
@@ -112,8 +116,8 @@ class TrainingStateHandler:
         """Read and check the file and restore all but the progress counters and random streams.
 
         Done while the trainer is built, so that a damaged or mismatching file stops the run before it starts:
-        an error at ``Events.STARTED`` would fire ``EXCEPTION_RAISED``, on which MONAI's ``CheckpointSaver``
-        (``save_final``) overwrites ``model_last.pt`` with the untrained network.
+        an error at ``Events.STARTED`` would fire ``EXCEPTION_RAISED``, on which the final-checkpoint saver
+        (``AtomicCheckpointSaver(save_final=True)``) overwrites ``model_last.pt`` with the untrained network.
         """
         if not self.resume:
             if os.path.exists(self.path):

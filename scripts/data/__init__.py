@@ -1,8 +1,8 @@
 """Data layer of the bundle: datalists from the real data set layouts, label conventions, splits, validation,
 synthetic data sets (``scripts.data.synthetic``) and a class-frequency report (``scripts.data.class_frequency``)."""
 
-from .conventions import CONVENTIONS, LabelConvention, get_convention
 from .datalist import build_datalist
+from .label_conventions import CONVENTIONS, LabelConvention, get_convention
 from .split import split_datalist, train_val_datalists
 
 __all__ = [

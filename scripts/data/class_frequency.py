@@ -17,7 +17,9 @@ from concurrent.futures import ThreadPoolExecutor
 import nibabel as nib
 import numpy as np
 
-from .conventions import get_convention
+from scripts.files import atomic_open
+
+from .label_conventions import get_convention
 from .validate import present_values
 
 
@@ -107,8 +109,7 @@ def format_table(rows: list[dict]) -> str:
 
 def write_csv(rows: list[dict], path: str) -> str:
     columns = list(dict.fromkeys(k for r in rows for k in r))
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as f:
+    with atomic_open(path, "w", newline="") as f:
         writer = csv_module.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)

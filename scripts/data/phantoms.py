@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
 import nibabel as nib
 import numpy as np
+
+from scripts.files import write_nifti
 
 
 def _smooth_basis(n: int, cells: int) -> np.ndarray:
@@ -51,8 +51,7 @@ def save_nifti(array: np.ndarray, affine: np.ndarray, path: str) -> str:
     img = nib.Nifti1Image(array, affine)
     img.set_qform(affine, code=1)
     img.set_sform(affine, code=1)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    nib.save(img, path)
+    write_nifti(path, img)
     return path
 
 

@@ -6,7 +6,8 @@ import logging
 import os
 import random
 
-from .atomic import save_json_atomic
+from scripts.files import write_json
+
 from .datalist import _finish, datalist_sections
 
 logger = logging.getLogger(__name__)
@@ -47,8 +48,16 @@ def split_datalist(
     train = [e for i, e in enumerate(ordered) if i not in val_idx]
     val = [e for i, e in enumerate(ordered) if i in val_idx]
     if save_to:
-        save_json_atomic({"seed": seed, "val_fraction": fraction, "training": train, "validation": val}, save_to)
+        write_json(save_to, {"seed": seed, "val_fraction": fraction, "training": train, "validation": val})
     return train, val
+
+
+def _empty_validation(where: str, n_train: int, n_val: int, n_bad: int, given: bool) -> ValueError:
+    source = "the datalist file's validation list" if given else "the split"
+    return ValueError(
+        f"{where}: {source} leaves no validation case ({n_train} training, {n_val} validation case(s) after "
+        f"leaving out {n_bad} bad case(s)); fix the bad cases, add validation cases, or raise val_fraction."
+    )
 
 
 def train_val_datalists(
@@ -60,36 +69,47 @@ def train_val_datalists(
     check: bool = False,
     skip_bad: bool = False,
     check_cache_file: str | None = None,
+    label_convention: str | None = None,
 ) -> dict[str, list[dict]]:
     """``{"training": [...], "validation": [...]}`` for a config: ``"@split#training"``.
 
-    A datalist file (or MSD ``dataset.json``) with a non-empty ``validation`` list keeps its own split (``seed``
-    and ``val_fraction`` unused); otherwise the labelled cases are split by :func:`split_datalist`. With ``check``,
-    every case is first validated by :func:`scripts.data.validate.check_datalist` (``skip_bad`` drops bad cases
-    with a warning instead of raising; it also keeps case folders missing a modality so they can be reported;
-    ``check_cache_file`` lets later runs skip re-reading unchanged files, see ``check_datalist``'s ``cache_file``).
+    With ``check``, every case is first validated by :func:`scripts.data.validate.check_datalist` and the bad ones
+    are removed (``skip_bad``: with a warning naming them; otherwise a ValueError lists them), so the split is
+    made from good cases only. A datalist file (or MSD ``dataset.json``) with a non-empty ``validation`` list keeps
+    its own split (``seed`` and ``val_fraction`` unused); otherwise the labelled cases are split by
+    :func:`split_datalist`. A split that leaves validation empty is a ValueError naming the counts.
+    ``check_cache_file`` lets later runs skip re-reading unchanged files (see ``check_datalist``'s ``cache_file``);
+    ``label_convention`` replaces the recognised label convention of every case.
     """
     _check_fraction(val_fraction)
-    sections = datalist_sections(dataset_dir, datalist_file, allow_missing=bool(check and skip_bad))
+    sections = datalist_sections(
+        dataset_dir,
+        datalist_file,
+        allow_missing=bool(check and skip_bad),
+        skip_bad=skip_bad,
+        label_convention=label_convention,
+    )
     where = f"dataset_dir {os.path.abspath(str(dataset_dir))}"
     labelled = _finish(sections.get("training", []) + sections.get("validation", []), True, where)
     given_val = {e["case"] for e in sections.get("validation", [])}
+    n_bad = 0
+    if check:
+        from .validate import check_datalist
+
+        good = check_datalist(labelled, skip_bad=skip_bad, cache_file=check_cache_file)
+        n_bad = len(labelled) - len(good)
+        labelled = good
     if given_val:
         train = [e for e in labelled if e["case"] not in given_val]
         val = [e for e in labelled if e["case"] in given_val]
         logger.info("using the datalist file's own split: %d training, %d validation cases", len(train), len(val))
     else:
         train, val = split_datalist(labelled, val_fraction, seed)
-    if check:
-        # Split first, then drop bad cases from each part: fixing or breaking one case never moves the others.
-        from .validate import check_datalist
-
-        good = {id(e) for e in check_datalist(labelled, skip_bad=skip_bad, cache_file=check_cache_file)}
-        train = [e for e in train if id(e) in good]
-        val = [e for e in val if id(e) in good]
-        if not train:
-            raise ValueError(f"{where}: no good training case left after skipping the bad ones.")
+    if not train:
+        raise ValueError(f"{where}: no good training case left ({len(val)} validation, {n_bad} bad case(s)).")
+    if not val:
+        raise _empty_validation(where, len(train), len(val), n_bad, bool(given_val))
     if save_to:
         content = {"seed": None if given_val else seed, "val_fraction": None if given_val else float(val_fraction)}
-        save_json_atomic({**content, "training": train, "validation": val}, save_to)
+        write_json(save_to, {**content, "training": train, "validation": val})
     return {"training": train, "validation": val}

@@ -5,12 +5,14 @@ label values belong to the case's convention; image intensities are finite; no i
 image) is empty, i.e. constant. Shapes and affines come from the NIfTI headers; the voxel data is read only for
 the value checks, one file at a time.
 
-Command line: ``python -m scripts.data.validate DATASET_DIR [--datalist_file F]`` prints a report and exits with
-status 1 when a case has a problem.
+Command line: ``python -m scripts.data.validate DATASET_DIR [--datalist_file F] [--label_convention NAME]``
+prints a report and exits with status 1 when a case, or a folder that looks like a case, has a problem
+(``--help`` lists the options).
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import sys
@@ -20,8 +22,8 @@ from concurrent.futures import ThreadPoolExecutor
 import nibabel as nib
 import numpy as np
 
-from .check_cache import ValueCheckCache
-from .conventions import CONVENTIONS
+from .label_conventions import CONVENTIONS
+from .value_check_cache import ValueCheckCache
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +32,9 @@ BRATS_CHANNELS = ("FLAIR", "T1", "T1ce", "T2")
 
 
 def _load_header(path: str, problems: list[str]):
+    if os.path.islink(path) and not os.path.exists(path):
+        problems.append(f"{path}: broken symbolic link (to {os.readlink(path)!r})")
+        return None
     if not os.path.isfile(path):
         problems.append(f"{path}: missing file")
         return None
@@ -74,6 +79,14 @@ def _check_image_values(arr: np.ndarray, path: str, problems: list[str]) -> None
             problems.append(f"{where}: empty image (every voxel equals {value})")
 
 
+OTHER_CONVENTION = "labels of another convention"
+# Label values that are not noise but another data set's classes: the whole data set needs that convention.
+OTHER_CONVENTION_HINTS = {
+    ("brats2023", (4,)): ("brats2024_gli", "4 is the resection cavity of BraTS 2024 glioma"),
+    ("kits19", (3,)): ("kits23", "3 is the cyst of KiTS21/23"),
+}
+
+
 def _check_label_values(arr: np.ndarray, path: str, convention: str, problems: list[str]) -> None:
     if arr.dtype.kind == "f" and not np.isfinite(arr).all():
         problems.append(f"{path}: label has non-finite values")
@@ -82,8 +95,11 @@ def _check_label_values(arr: np.ndarray, path: str, convention: str, problems: l
     outside = [v for v in present_values(arr).tolist() if v not in allowed]
     if outside:
         shown = ", ".join(f"{v:g}" for v in outside[:10]) + (", ..." if len(outside) > 10 else "")
+        hint = OTHER_CONVENTION_HINTS.get((convention, tuple(outside)))
+        extra = f" ({OTHER_CONVENTION}: {hint[1]}; pass label_convention={hint[0]})" if hint else ""
         problems.append(
-            f"{path}: label values [{shown}] outside the {convention} convention {{{', '.join(map(str, allowed))}}}"
+            f"{path}: label values [{shown}] outside the {convention} convention "
+            f"{{{', '.join(map(str, allowed))}}}{extra}"
         )
 
 
@@ -220,6 +236,11 @@ def check_datalist(
     report = format_problems(problems, len(datalist))
     if not skip_bad:
         raise ValueError(f"data validation failed; fix or remove these cases (or skip them with skip_bad):\n{report}")
+    if any(OTHER_CONVENTION in p for items in problems.values() for p in items):
+        raise ValueError(
+            f"data validation failed: some labels belong to another label convention, so skipping those cases would "
+            f"train on a biased rest; set label_convention as the message says:\n{report}"
+        )
     if not good:
         raise ValueError(f"data validation failed for every case, nothing left to use:\n{report}")
     message = f"skipping {len(problems)} bad case(s) ({len(good)} left): {sorted(problems)}\n{report}"
@@ -228,29 +249,113 @@ def check_datalist(
     return good
 
 
-def main(
+def run_report(
     dataset_dir: str,
     datalist_file: str | None = None,
     check_labels: bool = True,
     check_values: bool = True,
     num_workers: int | None = None,
     cache_file: str | None = None,
-) -> None:
-    """Print a validation report of every case (labelled or not) of ``dataset_dir``; exit 1 on problems."""
-    from .datalist import build_datalist
+    label_convention: str | None = None,
+) -> tuple[str, bool]:
+    """The validation report of every case (labelled or not) of ``dataset_dir`` and of every folder that looks
+    like a case but gives none; ``(report, ok)``."""
+    from .datalist import _finish, scan_dataset
+    from .label_conventions import get_convention
 
-    datalist = build_datalist(dataset_dir, datalist_file, require_label=False, allow_missing=True)
+    sections, folder_problems = scan_dataset(dataset_dir, datalist_file, allow_missing=True)
+    entries = [e for s in ("training", "validation", "test") for e in sections.get(s, [])]
+    if label_convention is not None:
+        name = get_convention(label_convention).name
+        entries = [{**e, "convention": name} for e in entries]
+    datalist = _finish(entries, False, f"dataset_dir {dataset_dir}")
     problems = find_problems(datalist, check_labels, check_values, num_workers, cache_file)
     conventions = sorted({e["convention"] for e in datalist})
     labelled = sum(1 for e in datalist if e.get("label"))
-    print(f"{dataset_dir}: {len(datalist)} case(s) ({labelled} labelled), convention(s) {', '.join(conventions)}")
+    lines = [f"{dataset_dir}: {len(datalist)} case(s) ({labelled} labelled), convention(s) {', '.join(conventions)}"]
+    if folder_problems:
+        lines.append(f"{len(folder_problems)} folder(s) or file(s) give no usable case:")
+        lines.extend(f"  - {p}" for p in folder_problems)
     if problems:
-        print(format_problems(problems, len(datalist)))
-        sys.exit(1)
-    print("all cases passed the checks.")
+        lines.append(format_problems(problems, len(datalist)))
+    ok = not problems and not folder_problems
+    if ok:
+        lines.append("all cases passed the checks.")
+    return "\n".join(lines), ok
+
+
+def _bool(text: str) -> bool:
+    if text.lower() in ("true", "1", "yes"):
+        return True
+    if text.lower() in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected True or False, got {text!r}")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m scripts.data.validate",
+        description="Check every case of a data set folder before training: files exist and load, shapes and "
+        "affines agree, label values belong to the label convention, intensities are finite, no image is empty; "
+        "and name every folder that looks like a case but gives none (empty, nested, unreadable, a broken "
+        "symbolic link, two files for one role). Prints a report; exit status 1 when anything is wrong.",
+    )
+    parser.add_argument("dataset_dir", help="the data set folder (any name; its layout is recognised from it)")
+    parser.add_argument(
+        "--datalist_file",
+        default=None,
+        help="a decathlon-style datalist JSON (paths relative to dataset_dir) instead of recognising the folder layout",
+    )
+    parser.add_argument(
+        "--label_convention",
+        default=None,
+        choices=sorted(CONVENTIONS),
+        help="use this label convention for every case instead of the recognised one",
+    )
+    parser.add_argument(
+        "--check_labels",
+        type=_bool,
+        default=True,
+        metavar="True|False",
+        help="also check the label files (default True)",
+    )
+    parser.add_argument(
+        "--check_values",
+        type=_bool,
+        default=True,
+        metavar="True|False",
+        help="read the voxel data for the value checks (default True); False checks files, "
+        "headers, shapes and affines only",
+    )
+    parser.add_argument("--num_workers", type=int, default=None, help="threads reading files (default: up to 4)")
+    parser.add_argument(
+        "--cache_file",
+        default=None,
+        help="JSON file remembering files whose values passed, so a re-run reads only new or changed files",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: print the report of :func:`run_report`; 1 when a case or folder has a problem or the folder
+    cannot be used at all (the error is printed without a traceback)."""
+    args = _parser().parse_args(argv)
+    try:
+        report, ok = run_report(
+            args.dataset_dir,
+            args.datalist_file,
+            args.check_labels,
+            args.check_values,
+            args.num_workers,
+            args.cache_file,
+            args.label_convention,
+        )
+    except (ValueError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(report)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
-    import fire
-
-    fire.Fire(main)
+    sys.exit(main())

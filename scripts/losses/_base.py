@@ -33,7 +33,15 @@ import torch
 import torch.nn.functional as F
 from torch.nn.modules.loss import _Loss
 
-from ._checks import LossInputError, check_activation, check_input_target, check_range, check_reduction
+from ._checks import (
+    LossInputError,
+    check_activation,
+    check_range,
+    check_reduction,
+    check_shapes,
+    check_values,
+    value_stats,
+)
 
 # Probabilities given as input (no activation) are clipped to this before a log, as Keras's reference codes do.
 PROB_CLIP = 1e-7
@@ -91,6 +99,9 @@ class SegmentationLoss(_Loss):
 
     # the categorical form has no meaning without the background term (it is what penalises false positives)
     categorical_keeps_background = False
+    # a formula that fails on bad values (e.g. indexing by label) has them checked eagerly before it runs
+    check_values_first = False
+    ignore_index: int | None = None  # a label value left out of the loss (MONAI's drop-ins)
 
     def __init__(
         self,
@@ -127,8 +138,9 @@ class SegmentationLoss(_Loss):
         raise NotImplementedError
 
     def check(self, input: torch.Tensor, target: torch.Tensor) -> None:
-        """Input checks before the formula; a loss with other needs extends them."""
-        check_input_target(
+        """Checks of types, shapes and flags before the formula (no data read); the values are checked after it,
+        from statistics the compiled pass computes with the loss (:func:`scripts.losses._checks.value_stats`)."""
+        check_shapes(
             input,
             target,
             to_onehot_y=self.to_onehot_y,
@@ -150,7 +162,13 @@ class SegmentationLoss(_Loss):
         with torch.autocast(device_type=device, enabled=False):
             self.check(input, target)
             x = input if input.dtype == torch.float64 else input.float()
-            return self.run(self.reduced_formula, x, target, *self.extra_inputs(x, target))
+            if self.check_values_first:
+                check_values(
+                    value_stats(x, target, self.ignore_index, self.to_onehot_y), input, to_onehot_y=self.to_onehot_y
+                )
+            loss, stats = self.run(self.checked_formula, x, target, *self.extra_inputs(x, target))
+            check_values(stats, input, to_onehot_y=self.to_onehot_y)  # bad values raise before any backward
+            return loss
 
     def extra_inputs(self, input: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Further arguments of :meth:`formula` computed eagerly before it (e.g. a voxel selection); none here."""
@@ -158,6 +176,11 @@ class SegmentationLoss(_Loss):
 
     def reduced_formula(self, input: torch.Tensor, target: torch.Tensor, *extra: torch.Tensor) -> torch.Tensor:
         return reduce(self.formula(input, target, *extra), self.reduction)
+
+    def checked_formula(self, input: torch.Tensor, target: torch.Tensor, *extra: torch.Tensor) -> tuple:
+        """The reduced loss and the statistics of the value checks, in one (compiled) pass."""
+        stats = value_stats(input, target, self.ignore_index, self.to_onehot_y)
+        return self.reduced_formula(input, target, *extra), stats
 
     def run(self, fn: Callable[..., torch.Tensor], *args: torch.Tensor) -> torch.Tensor:
         """``fn(*args)`` through ``torch.compile`` when ``self.compile``; eagerly otherwise, and from the first

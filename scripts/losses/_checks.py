@@ -55,13 +55,13 @@ def check_weights(name: str, value: float | Sequence[float] | torch.Tensor | Non
     """Per-class weights as a float32 tensor (or None); a ValueError unless every entry is finite and >= 0."""
     if value is None:
         return None
-    try:
-        weights = torch.as_tensor(value, dtype=torch.float32).detach().clone()
+    try:  # checked in float64: a tiny negative weight must not round to 0 first
+        weights = torch.as_tensor(value, dtype=torch.float64).detach().clone()
     except (TypeError, ValueError, RuntimeError):
         raise ValueError(f"{name} must be a number or a sequence of numbers, got {value!r}.") from None
     if weights.numel() == 0 or not torch.isfinite(weights).all() or (weights < 0).any():
         raise ValueError(f"{name} must be finite and >= 0, got {value!r}.")
-    return weights
+    return weights.float()
 
 
 def check_activation(sigmoid: bool, softmax: bool, other_act: Callable | None) -> None:
@@ -73,18 +73,10 @@ def check_activation(sigmoid: bool, softmax: bool, other_act: Callable | None) -
         raise ValueError(f"other_act must be callable, got {type(other_act).__name__}.")
 
 
-def check_input_target(
-    input: torch.Tensor,
-    target: torch.Tensor,
-    *,
-    to_onehot_y: bool,
-    softmax: bool,
-    include_background: bool = True,
-    ignore_index: int | None = None,
+def check_shapes(
+    input: torch.Tensor, target: torch.Tensor, *, to_onehot_y: bool, softmax: bool, include_background: bool = True
 ) -> None:
-    """Shapes, values and their agreement with the flags. Labels (``to_onehot_y=True``) are whole numbers in
-    ``[0, C)`` (``{0, 1}`` with one channel), or ``ignore_index``; other targets hold values in ``[0, 1]``.
-    Costs two reductions and one device synchronisation; the element-wise searches run only on failure."""
+    """Types, shapes and their agreement with the flags (no data is read)."""
     if not isinstance(input, torch.Tensor) or not isinstance(target, torch.Tensor):
         raise LossInputError(
             f"input and target must be tensors, got {type(input).__name__} and {type(target).__name__}."
@@ -117,20 +109,35 @@ def check_input_target(
             f"target has {target.shape[1]} channel(s) but input has {n_classes}; pass a one-hot target with "
             f"{n_classes} channels, or labels (B, 1, *spatial) with to_onehot_y=True."
         )
+
+
+def value_stats(
+    input: torch.Tensor, target: torch.Tensor, ignore_index: int | None = None, labels: bool = False
+) -> torch.Tensor:
+    """``[min, max, largest distance to a whole number (labels only)]`` of the target (``ignore_index`` read as 0)
+    and the input's sum, as float64: what :func:`check_values` needs, as reductions that a compiled loss fuses
+    into its own pass over the data; eagerly they read the data without copying it (NaN propagates)."""
     t = target.detach()
-    t = t.double() if t.is_floating_point() else t
     if ignore_index is not None:
-        t = t.masked_fill(t == ignore_index, 0)
-    lo, hi = torch.aminmax(t)  # propagates NaN: a non-finite target shows in lo or hi
-    input_sum = input.detach().sum(dtype=torch.float32)
-    lo, hi, input_sum = torch.stack([lo.double(), hi.double(), input_sum.double()]).tolist()
+        t = torch.where(t == ignore_index, torch.zeros_like(t), t)
+    lo, hi = torch.aminmax(t)
+    fraction = torch.frac(t).abs().amax() if labels and t.is_floating_point() else torch.zeros_like(lo)
+    total = input.detach().sum()
+    return torch.stack([lo.double(), hi.double(), fraction.double(), total.double()])
+
+
+def check_values(stats: torch.Tensor, input: torch.Tensor, *, to_onehot_y: bool) -> None:
+    """Labels (``to_onehot_y=True``) are whole numbers in ``[0, C)`` (``{0, 1}`` with one channel); other targets
+    hold values in ``[0, 1]``; no NaN or infinity anywhere. One device synchronisation reads ``stats``; the
+    element-wise count of non-finite inputs runs only when their sum is not finite."""
+    lo, hi, fraction, input_sum = stats.tolist()
     if not (math.isfinite(lo) and math.isfinite(hi)):
         raise LossInputError("target contains NaN or infinite values.")
     if to_onehot_y:
-        n_labels = max(n_classes, 2)
+        n_labels = max(input.shape[1], 2)
         if lo < 0 or hi >= n_labels:
             raise LossInputError(f"target label values must lie in [0, {n_labels}), got values in [{lo:g}, {hi:g}].")
-        if t.is_floating_point() and not torch.equal(t, t.round()):
+        if fraction > 0:
             raise LossInputError("target labels must be whole numbers; got fractional values.")
     elif lo < 0 or hi > 1:
         raise LossInputError(f"one-hot / binary target values must lie in [0, 1], got values in [{lo:g}, {hi:g}].")

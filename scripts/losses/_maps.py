@@ -25,7 +25,7 @@ import torch
 from scipy import ndimage
 
 from ._base import SegmentationLoss
-from ._checks import LossInputError
+from ._checks import LossInputError, check_values, value_stats
 
 MAP_KINDS = ("signed", "unsigned", "components")
 
@@ -153,9 +153,12 @@ class MapLoss(SegmentationLoss):
             target, maps = self.split_maps(input, target)
             self.check(input, target)
             x = input if input.dtype == torch.float64 else input.float()
-            if maps is None:
+            if maps is None:  # computed from the target's values (on the CPU): those are checked first
+                check_values(value_stats(x, target, None, self.to_onehot_y), input, to_onehot_y=self.to_onehot_y)
                 maps = self.target_maps(x, target)
             else:
                 self.check_maps(maps)
                 maps = maps.to(x.dtype)
-            return self.run(self.reduced_formula, x, target, maps, *self.extra_inputs(x, target))
+            loss, stats = self.run(self.checked_formula, x, target, maps, *self.extra_inputs(x, target))
+            check_values(stats, input, to_onehot_y=self.to_onehot_y)  # bad values raise before any backward
+            return loss

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 from ._base import SegmentationLoss
-from ._checks import check_input_target, check_weights
+from ._checks import check_weights
 
 
 def ignore_mask(target: torch.Tensor, ignore_index: int | None, dtype: torch.dtype) -> torch.Tensor | None:
@@ -44,18 +44,6 @@ def soft_confusion(
     p_norm, g_norm = norm(p), norm(g)
     tp = (p_norm + g_norm - norm(p - g)) / 2
     return tp, p_norm - tp, g_norm - tp
-
-
-def check_with_ignore_index(loss: SegmentationLoss, input: torch.Tensor, target: torch.Tensor) -> None:
-    """The base checks, labels ``loss.ignore_index`` allowed in the target."""
-    check_input_target(
-        input,
-        target,
-        to_onehot_y=loss.to_onehot_y,
-        softmax=loss.softmax,
-        include_background=loss.include_background,
-        ignore_index=loss.ignore_index,
-    )
 
 
 def masked_activated(loss: SegmentationLoss, input: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -131,7 +119,7 @@ class DiceLoss(SegmentationLoss):
         self.register_buffer("class_weight", check_weights("weight", weight))
 
     def check(self, input: torch.Tensor, target: torch.Tensor) -> None:
-        check_with_ignore_index(self, input, target)
+        super().check(input, target)
         kept = input.shape[1] - (not self.include_background)
         w = self.class_weight
         if w is not None and w.ndim > 0 and kept > 1 and w.numel() != kept:

@@ -54,6 +54,8 @@ class DiceCELoss(SegmentationLoss):
     autocast (float64 input in float64).
     """
 
+    check_values_first = True  # torch's cross_entropy indexes by label: bad labels are checked before it
+
     def __init__(
         self,
         include_background: bool = True,

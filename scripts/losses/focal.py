@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from ._base import SegmentationLoss, pow_floored
 from ._checks import check_range, check_weights
-from .dice import check_with_ignore_index, ignore_mask
+from .dice import ignore_mask
 
 
 class FocalLoss(SegmentationLoss):
@@ -85,7 +85,7 @@ class FocalLoss(SegmentationLoss):
     def check(self, input: torch.Tensor, target: torch.Tensor) -> None:
         if isinstance(input, torch.Tensor) and isinstance(target, torch.Tensor) and input.ndim == target.ndim == 2:
             input, target = input[..., None], target[..., None]  # (B, C) classification logits, as MONAI
-        check_with_ignore_index(self, input, target)
+        super().check(input, target)
         self.check_classes(input.shape[1])
 
     def check_classes(self, n_channels: int) -> None:

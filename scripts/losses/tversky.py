@@ -8,7 +8,7 @@ import torch
 
 from ._base import SegmentationLoss
 from ._checks import check_range
-from .dice import check_with_ignore_index, masked_activated, soft_confusion
+from .dice import masked_activated, soft_confusion
 
 
 class TverskyLoss(SegmentationLoss):
@@ -70,9 +70,6 @@ class TverskyLoss(SegmentationLoss):
             raise ValueError("alpha + beta must be > 0 (both 0 makes the Tversky index 1 for any prediction).")
         self.soft_label = bool(soft_label)
         self.ignore_index = ignore_index
-
-    def check(self, input: torch.Tensor, target: torch.Tensor) -> None:
-        check_with_ignore_index(self, input, target)
 
     def formula(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         p, g = masked_activated(self, input, target)

@@ -173,18 +173,11 @@ class _FocalPart(_UnifiedFocalFamily):
 
 
 class SymmetricFocalLoss(_FocalPart):
-    """Symmetric focal loss of the Unified Focal family (Yeung et al. 2022): every class suppressed.
-
-    Per voxel ``(1 - delta) (1 - p_0)^gamma (-g_0 log p_0) + sum_{c>=1} delta (1 - p_c)^gamma (-g_c log p_c)``,
-    mean over voxels; see the module docstring for conventions and modes.
-
-    Args:
-        delta: weight of the rare classes (the background gets ``1 - delta``), in [0, 1]; default 0.7.
-        gamma: focusing exponent, >= 0; default 2. Others as :class:`scripts.losses._base.SegmentationLoss`
-        (``include_background=False`` only in sigmoid mode, where it drops channel 0).
-
-    Shapes: as in the module docstring. ``reduction="none"``: ``(B, 1)`` per sample (categorical), ``(B, C)``
-    per sample and channel (sigmoid).
+    """Symmetric focal loss of the family (Yeung et al. 2022), every class suppressed: per voxel
+    ``(1 - delta) (1 - p_0)^gamma (-g_0 log p_0) + sum_{c>=1} delta (1 - p_c)^gamma (-g_c log p_c)``, mean over
+    voxels. ``delta`` (in [0, 1], default 0.7) weights the rare classes, ``gamma`` (>= 0, default 2) focuses.
+    ``include_background=False`` only in sigmoid mode. ``reduction="none"``: ``(B, 1)`` categorical, ``(B, C)``
+    sigmoid.
 
     Example:
         >>> loss = SymmetricFocalLoss(softmax=True, to_onehot_y=True)
@@ -196,19 +189,12 @@ class SymmetricFocalLoss(_FocalPart):
 
 
 class AsymmetricFocalLoss(_FocalPart):
-    """Asymmetric focal loss of the Unified Focal family (Yeung et al. 2022): only the background suppressed.
-
-    Per voxel ``(1 - delta) (1 - p_0)^gamma (-g_0 log p_0) + sum_{c>=1} delta (-g_c log p_c)``, mean over
-    voxels; see the module docstring for conventions and modes.
-
-    Args: as :class:`SymmetricFocalLoss` (delta=0.7, gamma=2).
-
-    Shapes: as in the module docstring. ``reduction="none"``: ``(B, 1)`` per sample (categorical), ``(B, C)``
-    per sample and channel (sigmoid).
+    """Asymmetric focal loss of the family (Yeung et al. 2022), only the background suppressed: per voxel
+    ``(1 - delta) (1 - p_0)^gamma (-g_0 log p_0) + sum_{c>=1} delta (-g_c log p_c)``, mean over voxels. Arguments
+    and shapes as :class:`SymmetricFocalLoss`.
 
     Example:
-        >>> loss = AsymmetricFocalLoss(sigmoid=True)
-        >>> loss(torch.randn(2, 3, 8, 8), torch.randint(0, 2, (2, 3, 8, 8))).shape
+        >>> AsymmetricFocalLoss(sigmoid=True)(torch.randn(2, 3, 8, 8), torch.randint(0, 2, (2, 3, 8, 8))).shape
         torch.Size([])
     """
 
@@ -237,42 +223,29 @@ class _FocalTverskyPart(_UnifiedFocalFamily):
 
 
 class SymmetricFocalTverskyLoss(_FocalTverskyPart):
-    """Symmetric focal Tversky loss of the Unified Focal family (Yeung et al. 2022): every class enhanced.
-
-    Per (b, c): ``(1 - mTI_c)^(1 - gamma)`` for every class, mean over classes (and batch);
-    ``mTI = (TP + smooth_nr) / (TP + delta FN + (1 - delta) FP + smooth_dr)``; see the module docstring.
-
-    Args:
-        delta: weight of false negatives (false positives get ``1 - delta``), in [0, 1]; default 0.7.
-        gamma: enhancement parameter in [0, 1], the exponent is ``1 - gamma``; default 0.75.
-        smooth_nr, smooth_dr: default 1e-7, the reference code's epsilon. ``batch=True`` pools TP/FN/FP over the
-        batch. Others as :class:`SymmetricFocalLoss`.
-
-    Shapes: as in the module docstring. ``reduction="none"``: ``(B, C)`` (``(1, C)`` with ``batch=True``); in
-    sigmoid mode each entry is the mean of the channel's background and foreground terms.
+    """Symmetric focal Tversky loss of the family (Yeung et al. 2022), every class enhanced: per ``(b, c)``
+    ``(1 - mTI_c)^(1 - gamma)``, ``mTI = (TP + smooth_nr) / (TP + delta FN + (1 - delta) FP + smooth_dr)``, mean
+    over classes and batch. ``delta`` (in [0, 1], default 0.7) weights false negatives, ``gamma`` (in [0, 1],
+    default 0.75) enters as the exponent ``1 - gamma``; smoothing 1e-7 as the reference code; ``batch=True``
+    pools TP / FN / FP over the batch. ``reduction="none"``: ``(B, C)`` (``(1, C)`` with ``batch=True``; in sigmoid
+    mode each entry the mean of the channel's two members).
 
     Example:
-        >>> loss = SymmetricFocalTverskyLoss(softmax=True, to_onehot_y=True)
+        >>> loss = SymmetricFocalTverskyLoss(softmax=True, to_onehot_y=True, reduction="none")
         >>> loss(torch.randn(2, 3, 8, 8), torch.randint(0, 3, (2, 1, 8, 8))).shape
-        torch.Size([])
+        torch.Size([2, 3])
     """
 
     symmetric = True
 
 
 class AsymmetricFocalTverskyLoss(_FocalTverskyPart):
-    """Asymmetric focal Tversky loss of the Unified Focal family (Yeung et al. 2022): only rare classes enhanced.
-
-    Per (b, c): background ``1 - mTI_0``, rare classes ``(1 - mTI_c)^(1 - gamma)``, mean over classes (and
-    batch), as the reference code (the printed equation sums the two terms, issue 22).
-
-    Args: as :class:`SymmetricFocalTverskyLoss` (delta=0.7, gamma=0.75).
-
-    Shapes: as in the module docstring. ``reduction="none"``: ``(B, C)`` (``(1, C)`` with ``batch=True``).
+    """Asymmetric focal Tversky loss of the family (Yeung et al. 2022), only rare classes enhanced: background
+    ``1 - mTI_0``, rare classes ``(1 - mTI_c)^(1 - gamma)``, averaged as the reference code (the printed equation
+    sums them, issue 22). Arguments and shapes as :class:`SymmetricFocalTverskyLoss`.
 
     Example:
-        >>> loss = AsymmetricFocalTverskyLoss(sigmoid=True)
-        >>> loss(torch.randn(2, 3, 8, 8), torch.randint(0, 2, (2, 3, 8, 8))).shape
+        >>> AsymmetricFocalTverskyLoss(sigmoid=True)(torch.randn(2, 3, 8, 8), torch.randint(0, 2, (2, 3, 8, 8))).shape
         torch.Size([])
     """
 
@@ -304,22 +277,12 @@ class _Unified(_UnifiedFocalFamily):
 
 
 class SymmetricUnifiedFocalLoss(_Unified):
-    """Symmetric Unified Focal loss (Yeung et al. 2022)::
-
-        L = weight * SymmetricFocal(delta, gamma) + (1 - weight) * SymmetricFocalTversky(delta, gamma)
-
-    ``weight`` on the focal part as the paper's printed equation (the reference code puts it on the Tversky
-    part; identical at 0.5). See the module docstring for conventions and modes.
-
-    Args:
-        weight: lambda, in [0, 1]; default 0.5. delta: in [0, 1]; default 0.6. gamma: in [0, 1]; default 0.5
-        (the focal exponent, and ``1 - gamma`` the focal Tversky exponent). smooth_nr, smooth_dr, batch: of the
-        focal Tversky part (``batch=True`` also averages the focal part over the batch).
-
-    Shapes: as in the module docstring. ``reduction="none"``: ``(B, C)`` (``(1, C)`` with ``batch=True``),
-    ``weight F + (1 - weight) T_{b,c}`` where in categorical mode the per-sample focal part ``F_b`` is broadcast
-    over the classes, so that the mean over ``(b, c)`` is the loss; in sigmoid mode each entry is channel
-    ``c``'s binary loss.
+    """Symmetric Unified Focal loss (Yeung et al. 2022):
+    ``weight * SymmetricFocal(delta, gamma) + (1 - weight) * SymmetricFocalTversky(delta, gamma)``, ``weight`` on
+    the focal part as the printed equation (the reference code puts it on the Tversky part; identical at 0.5).
+    Defaults weight=0.5, delta=0.6, gamma=0.5 (all in [0, 1]); smoothing and ``batch`` of the Tversky part
+    (``batch=True`` also averages the focal part over the batch). ``reduction="none"``: ``(B, C)`` (``(1, C)``
+    with ``batch=True``), the per-sample categorical focal part broadcast over the classes.
 
     Example:
         >>> loss = SymmetricUnifiedFocalLoss(softmax=True, to_onehot_y=True)
@@ -331,15 +294,10 @@ class SymmetricUnifiedFocalLoss(_Unified):
 
 
 class AsymmetricUnifiedFocalLoss(_Unified):
-    """Asymmetric Unified Focal loss (Yeung et al. 2022)::
-
-        L = weight * AsymmetricFocal(delta, gamma) + (1 - weight) * AsymmetricFocalTversky(delta, gamma)
-
-    Background suppressed (focal modulation) and rare classes enhanced (focal Tversky power), defaults
-    weight=0.5, delta=0.6, gamma=0.5. See :class:`SymmetricUnifiedFocalLoss` for arguments and the module
-    docstring for conventions, modes and how MONAI 1.6.1's class of the same name differs.
-
-    Shapes: as in the module docstring. ``reduction="none"``: as :class:`SymmetricUnifiedFocalLoss`.
+    """Asymmetric Unified Focal loss (Yeung et al. 2022):
+    ``weight * AsymmetricFocal(delta, gamma) + (1 - weight) * AsymmetricFocalTversky(delta, gamma)``: background
+    suppressed, rare classes enhanced. Arguments and shapes as :class:`SymmetricUnifiedFocalLoss`; how MONAI
+    1.6.1's class of the same name differs: the module docstring.
 
     Example:
         >>> loss = AsymmetricUnifiedFocalLoss(sigmoid=True)

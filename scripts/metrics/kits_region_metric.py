@@ -1,4 +1,4 @@
-"""MONAI metric and ignite handlers of the KiTS19 region metrics (``kits_convention``) over batches of label maps.
+"""MONAI metric and ignite handlers of the KiTS19 region metrics (``kits_region_scores``) over batches of label maps.
 
 They reuse the BraTS mechanism (:class:`BraTSRegionMetric`'s NaN-aware ``aggregate``, per-case details for
 ``scripts.reports.CaseMetricsReport``); what differs is the input (KiTS19 label maps 0/1/2, regions built here) and
@@ -16,8 +16,8 @@ from monai.data.utils import affine_to_spacing
 from monai.handlers import IgniteMetricHandler
 from monai.utils import MetricReduction
 
-from .kits_convention import KITS_REGIONS, kits_dice, kits_hd95, kits_region_masks
-from .region_metric import BraTSRegionMetric
+from .brats_region_metric import BraTSRegionMetric
+from .kits_region_scores import KITS_REGIONS, kits_dice, kits_hd95, kits_region_masks
 
 
 def _spacings(y: torch.Tensor, batch: int, spatial: int) -> list[tuple[float, ...]]:

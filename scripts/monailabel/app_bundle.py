@@ -18,6 +18,8 @@ import shutil
 
 import fire
 
+from scripts.files import atomic_path, write_torch
+
 BUNDLE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEFAULT_NAME = "imbalanced_segmentation"
 # What the bundle needs at run time; data, outputs, caches and checkpoints other than model.pt stay behind.
@@ -65,9 +67,7 @@ def write_initial_weights(bundle_dir: str = BUNDLE_ROOT, seed: int = 0, overwrit
     parser["bundle_root"] = bundle_dir
     torch.manual_seed(int(seed))
     network = parser.get_parsed_content("network_def")
-    os.makedirs(os.path.dirname(model_file), exist_ok=True)
-    torch.save(network.state_dict(), model_file)
-    return model_file
+    return write_torch(model_file, network.state_dict())
 
 
 def install_bundle(
@@ -111,7 +111,8 @@ def install_bundle(
             shutil.copytree(source, os.path.join(target, part), ignore=IGNORED)
         elif os.path.isfile(source):
             shutil.copy2(source, os.path.join(target, part))
-    shutil.copy2(model_file, os.path.join(target, "models", "model.pt"))
+    with atomic_path(os.path.join(target, "models", "model.pt")) as tmp:
+        shutil.copy2(model_file, tmp)
     return target
 
 

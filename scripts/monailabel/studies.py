@@ -3,7 +3,8 @@
 MONAI Label hands a model one image file per case. BraTS ships four 3-D files per case (FLAIR, T1, T1ce, T2), so
 they are stacked into one 4-D channel-last file ``(H, W, D, 4)`` in that order (the bundle's ``LoadImaged`` with
 ``ensure_channel_first`` reads it as 4 channels); MSD Task01 4-D images and KiTS CTs are copied as they are.
-Labels are copied unchanged: they must follow the bundle's ``label_convention`` (default BraTS 2021: 1, 2, 4).
+Labels are copied unchanged: they must follow the bundle's ``label_convention`` (when unset,
+``default_label_convention``, BraTS 2021: 1, 2, 4).
 
 Command line (``fire``)::
 
@@ -20,6 +21,7 @@ import nibabel as nib
 import numpy as np
 
 from scripts.data import build_datalist
+from scripts.files import atomic_path, write_nifti
 
 
 def stack_channels_last(files: list[str], target: str) -> str:
@@ -47,8 +49,7 @@ def stack_channels_last(files: list[str], target: str) -> str:
     out = nib.Nifti1Image(data, first.affine)
     out.set_qform(first.affine, code=1)
     out.set_sform(first.affine, code=1)
-    os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
-    nib.save(out, target)
+    write_nifti(target, out)
     return target
 
 
@@ -56,11 +57,11 @@ def copy_as_nii_gz(source: str, target: str) -> str:
     """Copy a ``.nii.gz`` file; re-save any other NIfTI (``.nii``) compressed, as ``target``."""
     if not os.path.isfile(source):
         raise FileNotFoundError(f"file not found: {source}")
-    os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
     if str(source).endswith(".nii.gz"):
-        shutil.copy2(source, target)
+        with atomic_path(target) as tmp:
+            shutil.copy2(source, tmp)
     else:
-        nib.save(nib.load(source), target)
+        write_nifti(target, nib.load(source))
     return target
 
 

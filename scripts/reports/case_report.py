@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -12,6 +11,8 @@ import numpy as np
 import torch
 from ignite.engine import Engine, Events
 from monai.handlers import from_engine
+
+from scripts.files import atomic_open, write_json
 
 PER_CASE_CSV = "metrics_per_case.csv"
 SUMMARY_CSV = "metrics_summary.csv"
@@ -23,9 +24,14 @@ def _as_float(value) -> float:
     return float(value.item() if isinstance(value, torch.Tensor) else value)
 
 
-def _json_number(value: float) -> float | None:
-    """NaN is not JSON: write null."""
-    return None if isinstance(value, float) and math.isnan(value) else value
+def _json_number(value: float) -> float | str | None:
+    """NaN and infinity are not JSON: write null for NaN (no value) and the strings "inf" / "-inf" (``float()``
+    reads them back; the official lesion-wise HD95 of a case without a matched lesion is infinite)."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, float) and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return value
 
 
 def write_case_report(
@@ -53,7 +59,7 @@ def write_case_report(
     paths = {"per_case": out / PER_CASE_CSV, "summary_csv": out / SUMMARY_CSV, "summary_json": out / SUMMARY_JSON}
 
     names = list(columns)
-    with open(paths["per_case"], "w", newline="") as f:
+    with atomic_open(paths["per_case"], "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["case", *names])
         for i, case in enumerate(cases):
@@ -69,7 +75,7 @@ def write_case_report(
             "median": float(np.median(v)) if v.size else math.nan,
             "count": int(v.size),
         }
-    with open(paths["summary_csv"], "w", newline="") as f:
+    with atomic_open(paths["summary_csv"], "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["statistic", *names])
         for stat in STATISTICS:
@@ -79,7 +85,7 @@ def write_case_report(
         "overall": {k: _json_number(_as_float(v)) for k, v in (overall or {}).items()},
         "per_metric": {n: {k: _json_number(v) for k, v in s.items()} for n, s in summary.items()},
     }
-    paths["summary_json"].write_text(json.dumps(payload, indent=2, allow_nan=False) + "\n")
+    write_json(paths["summary_json"], payload, indent=2, allow_nan=False)
     return paths
 
 

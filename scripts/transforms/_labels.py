@@ -9,7 +9,7 @@ from monai.config import NdarrayOrTensor
 from monai.data import MetaTensor, get_track_meta
 from monai.utils import convert_to_tensor
 
-from scripts.data.conventions import LabelConvention, get_convention
+from scripts.data.label_conventions import LabelConvention, get_convention
 
 
 def where(case: object, key: Hashable | None = None) -> str:

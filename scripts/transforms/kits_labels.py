@@ -6,9 +6,10 @@ from collections.abc import Hashable, Mapping
 
 import torch
 from monai.config import KeysCollection
+from monai.data import MetaTensor
 from monai.transforms import MapTransform
 
-from scripts.data.conventions import KITS_CONVENTIONS, get_convention
+from scripts.data.label_conventions import CONVENTION_META_KEY, KITS_CONVENTIONS, get_convention
 
 from ._labels import as_label_tensor, check_values, convention_of
 
@@ -39,6 +40,9 @@ class KiTSLabelsd(MapTransform):
         convention: default convention.
         cyst_as: class given to cysts: 0, 1 or 2.
 
+    The label's metadata records the convention it had (``"label_convention"``), so that the KiTS23 metrics can
+    tell KiTS23 cases from KiTS19 ones after the cysts are mapped.
+
     Raises:
         ValueError: label values outside the convention (named, with the case), a non-KiTS convention, a bad
             ``cyst_as``.
@@ -64,4 +68,6 @@ class KiTSLabelsd(MapTransform):
         conv = convention_of(d, self.convention_key, self.convention, KITS_CONVENTIONS, type(self).__name__)
         for key in self.key_iterator(d):
             d[key] = kits_labels(d[key], conv.name, self.cyst_as, d.get("case"), key)
+            if isinstance(d[key], MetaTensor):
+                d[key].meta[CONVENTION_META_KEY] = conv.name  # what the label was, for the KiTS23 metrics
         return d

@@ -18,7 +18,7 @@ HD95 is not a KiTS19 ranking metric; we report it as most KiTS papers do (the ``
 6-connected erosion), ``d(A, B)`` the Euclidean distance of each voxel of ``A`` to the nearest voxel of ``B`` with
 the voxel spacing of the image (Huttenlocher et al., IEEE TPAMI 1993, for the Hausdorff distance), P95 numpy's
 linear-interpolation percentile. Computed by ``monai.metrics.compute_hausdorff_distance(percentile=95)``. This
-differs from the BraTS convention of ``brats_hd95`` (pooled percentile, voxels). Our choices where it is undefined:
+differs from the official BraTS ``brats_hd95`` (pooled percentile, voxels). Our choices where it is undefined:
 both masks empty -> NaN (left out of the means); exactly one empty -> the image diagonal in mm (the largest distance
 two voxels of the image can have), a finite worst case in the manner of BraTS's 373.
 """
@@ -32,9 +32,9 @@ import numpy as np
 import torch
 from monai.metrics import compute_hausdorff_distance
 
-from scripts.data.conventions import CONVENTIONS
+from scripts.data.label_conventions import CONVENTIONS
 
-from .brats_convention import brats_dice
+from .brats_region_scores import brats_dice
 
 KITS_REGIONS: dict[str, tuple[int, ...]] = dict(CONVENTIONS["kits19"].regions)
 """Region name -> KiTS19 label values it unites: ``kidney_and_tumour`` (1, 2), ``tumour`` (2,)."""

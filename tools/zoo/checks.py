@@ -14,6 +14,7 @@ from pathlib import Path, PurePosixPath
 import jsonschema
 
 from .large_files import check_large_files
+from .meta_schema import meta_schema
 
 REQUIRED = (
     "LICENSE",
@@ -28,12 +29,20 @@ REQUIRED = (
 )
 CACHES = {"__pycache__", ".pytest_cache", ".ruff_cache", ".git"}  # anywhere in the bundle
 GENERATED = {"data", "runs", "eval", "mlruns"}  # top-level folders that running the bundle writes
-DEFAULT_SCHEMA = Path(__file__).resolve().parents[2].parent / "shared" / "meta_schema_20240725.json"
 
 
 def check_metadata(meta_bytes: bytes, where: str, schema_file: str | os.PathLike | None = None) -> dict:
-    """Parse a bundle's metadata.json and validate it against the MONAI metadata schema (offline copy)."""
-    schema_file = Path(schema_file) if schema_file else DEFAULT_SCHEMA
+    """Parse a bundle's metadata.json and validate it against the MONAI metadata schema: ``schema_file``, or
+    :func:`~tools.zoo.meta_schema.meta_schema` (``MONAI_META_SCHEMA``, ``../shared/``, the user cache, a download)."""
+    if not schema_file:
+        try:
+            schema_file = meta_schema()
+        except Exception as err:  # no local copy, and the download failed (offline, md5 mismatch)
+            raise FileNotFoundError(
+                f"MONAI's metadata schema: no local copy and the download failed ({type(err).__name__}: {err}); "
+                "pass --schema, or set MONAI_META_SCHEMA to a copy of meta_schema_20240725.json"
+            ) from err
+    schema_file = Path(schema_file)
     if not schema_file.is_file():
         raise FileNotFoundError(f"metadata schema not found: {schema_file} (pass --schema)")
     try:

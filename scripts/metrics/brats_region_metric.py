@@ -1,4 +1,4 @@
-"""MONAI metric and ignite handlers that apply the official BraTS per-region convention to batches."""
+"""MONAI metric and ignite handlers that apply the official BraTS per-region scores to batches."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ from monai.metrics import CumulativeIterationMetric
 from monai.metrics.utils import do_metric_reduction
 from monai.utils import MetricReduction
 
-from .brats_convention import BRATS_HD95_MISSING, brats_dice, brats_hd95
+from .brats_region_scores import BRATS_HD95_MISSING, brats_dice, brats_hd95
 
 _KINDS = ("dice", "hd95")
 
 
 class BraTSRegionMetric(CumulativeIterationMetric):
-    """Official BraTS Dice or HD95 (see ``brats_convention``) for every (case, region channel) of a batch.
+    """Official BraTS Dice or HD95 (see ``brats_region_scores``) for every (case, region channel) of a batch.
 
     Inputs are binary region masks of shape (B, C, H, W[, D]) (e.g. TC/WT/ET after thresholding); each channel
     is one region. ``aggregate`` reduces the (cases, C) buffer with MONAI's ``do_metric_reduction``, which leaves
@@ -115,3 +115,21 @@ class BraTSHD95(IgniteMetricHandler):
             output_transform=output_transform,
             save_details=save_details,
         )
+
+
+def region_metric_handlers(regions: Sequence[str]) -> dict[str, IgniteMetricHandler]:
+    """``{"val_dice_<region>": BraTSDice, "val_hd95_<region>": BraTSHD95}`` for the evaluator's
+    ``additional_metrics``, scoring the postprocessed ``pred_<region>`` / ``label_<region>`` of each region."""
+    from monai.handlers import from_engine
+
+    handlers: dict[str, IgniteMetricHandler] = {}
+    for kind, cls in (("dice", BraTSDice), ("hd95", BraTSHD95)):
+        for region in regions:
+            handlers[f"val_{kind}_{region}"] = cls(output_transform=from_engine([f"pred_{region}", f"label_{region}"]))
+    return handlers
+
+
+def region_report_columns(regions: Sequence[str]) -> dict[str, str]:
+    """``{"dice_<region>": "val_dice_<region>", "hd95_<region>": "val_hd95_<region>"}``: the report columns of
+    :func:`region_metric_handlers`."""
+    return {f"{kind}_{region}": f"val_{kind}_{region}" for kind in ("dice", "hd95") for region in regions}

@@ -19,6 +19,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 import numpy as np
 import pandas as pd
 
+from scripts.files import write_csv, write_json
+
 from .data import make_dataset
 from .presets import Preset
 
@@ -76,10 +78,7 @@ def _run_group(preset: Preset, level: float, seed: int, losses: list[str], cache
     for loss in losses:
         record = train_one(preset, loss, level, seed, data)
         path = run_path(cache_dir, loss, level, seed)
-        tmp = path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(record, f)
-        os.replace(tmp, path)
+        write_json(path, record, indent=None)
         written.append(path)
         logger.info("%s level %g seed %d: dice %.3f (%.1f s)", loss, level, seed, record["dice"], record["seconds"])
     return written
@@ -137,14 +136,9 @@ def consolidate(preset: Preset, cache_dir: str, results_dir: str) -> pd.DataFram
     if not rows:
         found = glob.glob(os.path.join(cache_dir, "runs", "*.json"))
         raise FileNotFoundError(f"no run of this grid in {cache_dir!r} ({len(found)} other run files there).")
-    os.makedirs(results_dir, exist_ok=True)
     results = pd.DataFrame(rows, columns=RESULT_COLUMNS)
-    results.to_csv(os.path.join(results_dir, "results.csv"), index=False, float_format="%.6g")
-    pd.DataFrame(curves, columns=CURVE_COLUMNS).to_csv(
-        os.path.join(results_dir, "curves.csv"), index=False, float_format="%.6g"
-    )
-    with open(os.path.join(results_dir, "overlays.json"), "w", encoding="utf-8") as f:
-        json.dump(overlays, f, separators=(",", ":"))
-    with open(os.path.join(results_dir, "preset.json"), "w", encoding="utf-8") as f:
-        json.dump(preset.as_dict(), f, indent=2)
+    write_csv(os.path.join(results_dir, "results.csv"), results, float_format="%.6g")
+    write_csv(os.path.join(results_dir, "curves.csv"), pd.DataFrame(curves, columns=CURVE_COLUMNS), float_format="%.6g")
+    write_json(os.path.join(results_dir, "overlays.json"), overlays, indent=None, separators=(",", ":"))
+    write_json(os.path.join(results_dir, "preset.json"), preset.as_dict(), indent=2)
     return results

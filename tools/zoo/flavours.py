@@ -2,8 +2,9 @@
 
 A flavour's configs are the repository's configs with its overlays merged in, so that the packaged
 ``train.json`` / ``inference.json`` default to that data set without any overlay on the command line.
-For each workflow config ``W`` the overlay is ``configs/<overlay>_<W>`` when that file exists (a workflow that the
-common overlay cannot serve, e.g. ``kits19_inference.json``), else ``configs/<overlay>.json``.
+For each workflow config ``W`` the overlays are ``configs/<overlay>_common.json`` (the ids training and inference
+share, when that file exists), then ``configs/<overlay>_<W>`` when that file exists (e.g. ``kits19_inference.json``),
+else ``configs/<overlay>.json`` (training, evaluation, multi-GPU).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Flavour:
     name: str
-    overlay: str | None = None  # configs/<overlay>.json merged after each workflow config
+    overlay: str | None = None  # configs/<overlay>[_common|_<workflow>].json merged after each workflow config
     metadata_overlay: str | None = None  # configs/<file> merged over configs/metadata.json
 
 

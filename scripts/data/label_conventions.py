@@ -9,6 +9,14 @@ Sources of the label values:
   2 peritumoral oedema (ED), 4 GD-enhancing tumour (ET). Regions as evaluated by the challenge:
   TC = {1, 4}, WT = {1, 2, 4}, ET = {4} (Menze et al., IEEE TMI 2015; Bakas et al., arXiv:1811.02629).
 - ``brats2023``: BraTS 2023 glioma: 1 NCR, 2 ED (SNFH), 3 ET; TC = {1, 3}, WT = {1, 2, 3}, ET = {3}.
+- ``brats2024_gli``: BraTS 2024 post-treatment glioma (also the 2024 metastases, whose official evaluation config
+  has the same groups): 1 non-enhancing tumour core (NETC), 2 surrounding non-enhancing FLAIR hyperintensity
+  (SNFH), 3 enhancing tissue (ET), 4 resection cavity (RC); TC = {1, 3}, WT = {1, 2, 3}, ET = {3}, RC = {4}
+  (the groups of ``config_gli.yaml`` of the official ``brats-evaluation`` package; de Verdier et al.,
+  arXiv:2405.18368).
+- ``brats2024_ped``: BraTS 2024 paediatric tumours: 1 enhancing tumour (ET), 2 non-enhancing tumour (NET),
+  3 cystic component (CC), 4 oedema (ED); TC = {1, 2, 3}, WT = {1, 2, 3, 4}, ET = {1} (``config_ped.yaml``).
+  The 2024 meningioma (pre-operative), Sub-Saharan Africa and GoAT data use labels 1, 2, 3 as ``brats2023``.
 - ``msd_task01``: Medical Segmentation Decathlon Task01_BrainTumour ``dataset.json``: 1 oedema,
   2 non-enhancing tumour, 3 enhancing tumour; TC = {2, 3}, WT = {1, 2, 3}, ET = {3}.
 - ``kits19``: KiTS19 (Heller et al., Med. Image Anal. 2021): 1 kidney, 2 tumour; challenge regions
@@ -52,6 +60,18 @@ CONVENTIONS: dict[str, LabelConvention] = {
             "BraTS 2023 glioma",
         ),
         LabelConvention(
+            "brats2024_gli",
+            {0: "background", 1: "NETC", 2: "SNFH", 3: "ET", 4: "RC"},
+            {"TC": (1, 3), "WT": (1, 2, 3), "ET": (3,), "RC": (4,)},
+            "BraTS 2024 post-treatment glioma (and metastases)",
+        ),
+        LabelConvention(
+            "brats2024_ped",
+            {0: "background", 1: "ET", 2: "NET", 3: "CC", 4: "ED"},
+            {"TC": (1, 2, 3), "WT": (1, 2, 3, 4), "ET": (1,)},
+            "BraTS 2024 paediatric tumours",
+        ),
+        LabelConvention(
             "msd_task01",
             {0: "background", 1: "oedema", 2: "non-enhancing", 3: "enhancing"},
             {"TC": (2, 3), "WT": (1, 2, 3), "ET": (3,)},
@@ -72,7 +92,9 @@ CONVENTIONS: dict[str, LabelConvention] = {
     )
 }
 
-BRATS_CONVENTIONS = ("brats2021", "brats2023", "msd_task01")
+CONVENTION_META_KEY = "label_convention"
+"""Metadata key of a label MetaTensor recording the convention it had before a transform mapped its values."""
+BRATS_CONVENTIONS = ("brats2021", "brats2023", "brats2024_gli", "brats2024_ped", "msd_task01")
 KITS_CONVENTIONS = ("kits19", "kits23")
 
 

@@ -1,4 +1,4 @@
-"""``python -m scripts.zoo package --flavour brats --out dist`` | ``python -m scripts.zoo check PATH``."""
+"""``python -m tools.zoo package --flavour brats --out dist`` | ``python -m tools.zoo check PATH``."""
 
 import fire
 

@@ -9,7 +9,7 @@ import logging
 import os
 import threading
 
-from .atomic import save_json_atomic
+from scripts.files import write_json
 
 logger = logging.getLogger(__name__)
 VERSION = 1
@@ -51,4 +51,4 @@ class ValueCheckCache:
     def save(self) -> str:
         with self._lock:
             content = {"version": VERSION, "files": dict(self._files)}
-        return save_json_atomic(content, self.path)
+        return write_json(self.path, content)

@@ -10,6 +10,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.colors import ListedColormap  # noqa: E402
 
+from scripts.files import atomic_path  # noqa: E402
+
 METRICS = (("dice", "Dice (higher is better)"), ("hd95", "HD95, voxels (lower is better)"),
            ("precision", "Precision"), ("recall", "Recall"))  # fmt: skip
 
@@ -38,7 +40,8 @@ def bar_chart(results: pd.DataFrame, losses: list[str], path: str) -> None:
     axes[-1].set_xticklabels(losses, rotation=35, ha="right")
     fig.suptitle("Rare-class metrics on the test volumes: mean ± std over seeds")
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=90)
     plt.close(fig)
 
 
@@ -73,7 +76,8 @@ def curves_figure(curves: pd.DataFrame, losses: list[str], path: str) -> None:
     fig.legend(handles, labels, loc="lower center", ncol=6, fontsize=8)
     fig.suptitle("Training and validation curves (mean over seeds)")
     fig.tight_layout(rect=(0, 0.07, 1, 1))
-    fig.savefig(path, dpi=80)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=80)
     plt.close(fig)
 
 
@@ -104,5 +108,6 @@ def overlay_figure(overlays: dict, losses: list[str], level: float, path: str, h
     fig.suptitle(f"Hard case: foreground {level_label(level)}, first seed, first test volume "
                  "(green: reference, red: prediction)")  # fmt: skip
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=80)
     plt.close(fig)

@@ -1,5 +1,5 @@
-"""Model-zoo packaging of this repository: ``python -m scripts.zoo package --flavour brats|kits19 --out dist``,
-``python -m scripts.zoo check <zip or bundle folder>``. See docs/README.md."""
+"""Model-zoo packaging of this repository: ``python -m tools.zoo package --flavour brats|kits19 --out dist``,
+``python -m tools.zoo check <zip or bundle folder>``. See docs/README.md."""
 
 from .checks import check_archive, check_bundle_dir, check_metadata
 from .flavours import FLAVOURS, Flavour, get_flavour

@@ -1,9 +1,10 @@
 """Build the model-zoo archive ``<name>_v<version>.zip`` of one flavour of this repository.
 
 The archive holds the top folder ``<name>/`` with ``configs/`` (the flavour's overlays merged in, its own
-``metadata.json``), ``scripts/`` (without this packaging code), ``docs/``, ``LICENSE``, ``models/model.pt`` and a
-``large_files.yml`` entry (sha256 of the packaged model.pt). Members are sorted and dated 1980-01-01, so the same
-inputs give the same bytes. The archive is checked (``checks.check_archive``) before this returns.
+``metadata.json``), ``scripts/`` (what a bundle run imports; the tooling lives in ``tools/`` and is not
+packaged), ``docs/``, ``LICENSE``, ``models/`` (its README and the given ``model.pt``) and a ``large_files.yml``
+entry (sha256 of the packaged model.pt). Members are sorted and dated 1980-01-01, so the same inputs give the same
+bytes. The archive is checked (``checks.check_archive``) before this returns.
 """
 
 from __future__ import annotations
@@ -18,15 +19,17 @@ from pathlib import Path
 import torch
 from monai.bundle import ConfigParser
 
+from scripts.files import write_bytes
+
 from .checks import check_archive, check_metadata
 from .flavours import FULL_CONFIGS, SHARED_CONFIG_FILES, TRAIN_OVERLAYS, Flavour, get_flavour
 from .large_files import MODEL_PATH, URL_PLACEHOLDER, large_files_yaml
 from .merge import merge_configs, top_level_overlay
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-PACKAGED_DIRS = ("scripts", "docs")
+PACKAGED_DIRS = ("scripts", "docs", "models")
 SKIPPED = {"__pycache__", ".pytest_cache", ".ruff_cache"}
-EXCLUDED_DIRS = (Path("scripts") / "zoo",)  # packaging tooling, not part of the bundle
+WEIGHT_SUFFIXES = {".pt", ".pth", ".ts", ".onnx"}  # models/: only the given checkpoint is packaged, as model.pt
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
 
@@ -36,8 +39,9 @@ def _overlays(root: Path, flavour: Flavour, workflow: str) -> list[str]:
     main = root / "configs" / f"{flavour.overlay}.json"
     if not main.is_file():
         raise FileNotFoundError(f"overlay of flavour {flavour.name} not found: {main}")
+    common = root / "configs" / f"{flavour.overlay}_common.json"  # ids shared by training and inference
     specific = root / "configs" / f"{flavour.overlay}_{workflow}"  # e.g. kits19_inference.json replaces kits19.json
-    return [str(specific if specific.is_file() else main)]
+    return [str(common)] * common.is_file() + [str(specific if specific.is_file() else main)]
 
 
 def flavour_configs(root: Path, flavour: Flavour) -> dict[str, dict]:
@@ -101,7 +105,7 @@ def _bundle_files(root: Path) -> dict[str, bytes]:
                 p.is_file()
                 and not SKIPPED.intersection(rel.parts)
                 and p.suffix != ".pyc"
-                and not any(rel.is_relative_to(x) for x in EXCLUDED_DIRS)
+                and not (rel.parts[0] == "models" and p.suffix in WEIGHT_SUFFIXES)
             ):
                 files[rel.as_posix()] = p.read_bytes()
     return files
@@ -127,7 +131,8 @@ def package(
         model: the trained checkpoint (plain state_dict); default ``<root>/models/model.pt``.
         model_url: where the released model.pt will be downloadable (``large_files.yml`` url); default: a
             placeholder to replace before publishing.
-        schema: the MONAI metadata schema file; default ``<root>/../shared/meta_schema_20240725.json``.
+        schema: the MONAI metadata schema file; default :func:`~tools.zoo.meta_schema.meta_schema`
+            (``MONAI_META_SCHEMA``, ``../shared/``, the user cache, else downloaded).
         root: the repository root; default this repository.
     """
     fl = get_flavour(flavour)
@@ -160,8 +165,6 @@ def package(
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
             zf.writestr(info, files[rel])
-    tmp = target.with_suffix(".zip.tmp")
-    tmp.write_bytes(buffer.getvalue())
-    os.replace(tmp, target)
+    write_bytes(target, buffer.getvalue())
     check_archive(str(target), schema)
     return str(target)

@@ -81,6 +81,19 @@ def own_copy(method: Callable) -> Callable:
     return types.MethodType(copy, method.__self__)
 
 
+def ignore_mask(target: torch.Tensor, ignore_index: int | None, dtype: torch.dtype) -> torch.Tensor | None:
+    """``(B, 1, *spatial)``: 1 where a voxel counts, 0 where ``ignore_index`` leaves it out (None: keep all), as
+    MONAI: labels ``(B, 1, ...)``: the voxels labelled ``ignore_index``; one-hot ``(B, C, ...)``: those of class
+    ``ignore_index`` when it is one, else (a sentinel such as -1 or 255) the voxels with no class at all."""
+    if ignore_index is None:
+        return None
+    if target.shape[1] == 1:
+        return (target != ignore_index).to(dtype)
+    if 0 <= ignore_index < target.shape[1]:
+        return 1 - target[:, ignore_index : ignore_index + 1].to(dtype)
+    return (target.sum(1, keepdim=True) > 0).to(dtype)
+
+
 class SegmentationLoss(_Loss):
     """Base class: MONAI's common arguments, the checks, activation, one-hot, soft confusion sums, reduction, and
     ``torch.compile``.
@@ -258,10 +271,19 @@ class SegmentationLoss(_Loss):
         """The number of voxels each value of :meth:`voxel_sum` adds up."""
         return t[0, 0].numel() * (t.shape[0] if self.batch else 1)
 
-    def confusion(self, p: torch.Tensor, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Soft ``TP = sum p g``, ``FP = sum p (1 - g)``, ``FN = sum (1 - p) g`` per ``(b, c)``."""
-        tp = self.voxel_sum(p * g)
-        return tp, self.voxel_sum(p) - tp, self.voxel_sum(g) - tp
+    def confusion(
+        self, p: torch.Tensor, g: torch.Tensor, order: int = 1, soft_label: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Soft ``TP = sum p g``, ``FP = sum p (1 - g)``, ``FN = sum (1 - p) g`` per ``(b, c)``. For soft labels
+        or ``order=2`` from the ``L^order`` norms ``|t| = sum |t|^order`` as MONAI (Wang et al., "Dice semimetric
+        losses", MICCAI 2023; the same for hard labels): ``TP = (|p| + |g| - |p - g|) / 2``, ``FP = |p| - TP``,
+        ``FN = |g| - TP``; ``order=2`` gives V-Net's squares."""
+        if order == 1 and not soft_label:
+            tp = self.voxel_sum(p * g)
+            return tp, self.voxel_sum(p) - tp, self.voxel_sum(g) - tp
+        p_norm, g_norm, d_norm = (self.voxel_sum(t.abs().pow(order)) for t in (p, g, p - g))
+        tp = (p_norm + g_norm - d_norm) / 2
+        return tp, p_norm - tp, g_norm - tp
 
     def positive_weights(self, w: float, input: torch.Tensor) -> torch.Tensor:
         """A binary loss's weight ``w`` of the positives, per kept channel ``(1, C)``. In categorical mode channel 0
@@ -272,6 +294,11 @@ class SegmentationLoss(_Loss):
         return self.kept(torch.tensor([weights], dtype=input.dtype, device=input.device))
 
     def activated(self, input: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(p, g)`` of the kept channels: what a region loss computes from."""
+        """``(p, g)`` of the kept channels, 0 at the voxels that ``ignore_index`` leaves out: what a region loss
+        computes from."""
         p = self.probabilities(input)
-        return self.kept(p), self.kept(self.one_hot_target(target, input.shape[1], p.dtype))
+        g = self.one_hot_target(target, input.shape[1], p.dtype)
+        mask = ignore_mask(target, self.ignore_index, p.dtype)
+        if mask is not None:
+            p, g = p * mask, g * mask
+        return self.kept(p), self.kept(g)

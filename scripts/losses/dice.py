@@ -10,68 +10,24 @@ from ._base import SegmentationLoss
 from ._checks import check_weights
 
 
-def ignore_mask(target: torch.Tensor, ignore_index: int | None, dtype: torch.dtype) -> torch.Tensor | None:
-    """``(B, 1, *spatial)``: 1 where a voxel counts, 0 where ``ignore_index`` says to leave it out (None: keep all).
-    Labels ``(B, 1, ...)``: the voxels labelled ``ignore_index``; one-hot ``(B, C, ...)``: those of class
-    ``ignore_index`` when it is one, else (a sentinel such as -1 or 255) the voxels with no class at all."""
-    if ignore_index is None:
-        return None
-    if target.shape[1] == 1:
-        return (target != ignore_index).to(dtype)
-    if 0 <= ignore_index < target.shape[1]:
-        return 1 - target[:, ignore_index : ignore_index + 1].to(dtype)
-    return (target.sum(1, keepdim=True) > 0).to(dtype)
-
-
-def soft_confusion(
-    voxel_sum: Callable[[torch.Tensor], torch.Tensor],
-    p: torch.Tensor,
-    g: torch.Tensor,
-    order: int = 1,
-    soft_label: bool = False,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``TP, FP, FN`` per ``(b, c)`` (``voxel_sum`` sums the voxels). Hard labels, ``order=1``: ``TP = sum p g``,
-    ``FP = sum p - TP``, ``FN = sum g - TP``. Otherwise from the ``L^order`` norms ``|t| = sum |t|^order``
-    (Wang et al., "Dice semimetric losses", MICCAI 2023; exact for soft labels, the same for hard ones):
-    ``TP = (|p| + |g| - |p - g|) / 2``, ``FP = |p| - TP``, ``FN = |g| - TP``; ``order=2`` gives V-Net's squares."""
-    if order == 1 and not soft_label:
-        tp = voxel_sum(p * g)
-        return tp, voxel_sum(p) - tp, voxel_sum(g) - tp
-
-    def norm(t: torch.Tensor) -> torch.Tensor:
-        return voxel_sum(t.abs() if order == 1 else t.abs().pow(order))
-
-    p_norm, g_norm = norm(p), norm(g)
-    tp = (p_norm + g_norm - norm(p - g)) / 2
-    return tp, p_norm - tp, g_norm - tp
-
-
-def masked_activated(loss: SegmentationLoss, input: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """``(p, g)`` of the kept channels (:meth:`SegmentationLoss.activated`), 0 at the voxels ``loss.ignore_index``
-    leaves out."""
-    p, g = loss.activated(input, target)
-    mask = ignore_mask(target, loss.ignore_index, p.dtype)
-    return (p, g) if mask is None else (p * mask, g * mask)
-
-
 class DiceLoss(SegmentationLoss):
     """Dice loss, or with ``jaccard=True`` the Jaccard (soft IoU) loss; a drop-in for MONAI 1.6.1's ``DiceLoss``.
 
     Milletari F., Navab N., Ahmadi S.-A., "V-Net: fully convolutional neural networks for volumetric medical
     image segmentation", 3DV 2016 (``squared_pred=True``: its squared denominator); Rahman M.A., Wang Y.,
     "Optimizing intersection-over-union in deep neural networks for image segmentation", ISVC 2016
-    (``jaccard=True``). Per ``(b, c)``, with ``TP, FP, FN`` from :func:`soft_confusion`::
+    (``jaccard=True``). Per ``(b, c)``, with ``TP, FP, FN`` from :meth:`SegmentationLoss.confusion`::
 
         Dice:    loss = 1 - (2 TP + smooth_nr) / (2 TP + FP + FN + smooth_dr)        (= sum p + sum g)
         Jaccard: loss = 1 - (2 TP + smooth_nr) / (2 (TP + FP + FN) + smooth_dr)    (= 2 |P u G|)
 
     then times ``weight[c]`` (when more than one channel is kept). ``ignore_index`` leaves voxels out of every
-    sum (see :func:`ignore_mask`).
+    sum (see :func:`scripts.losses._base.ignore_mask`).
 
     Args:
         squared_pred: ``p^2`` and ``g^2`` in the denominator (V-Net). jaccard: the Jaccard loss.
         weight: per-class factors (a number or one per kept channel, >= 0); ignored with one kept channel.
-        soft_label: the norm form of :func:`soft_confusion`, exact for soft targets.
+        soft_label: the norm form of :meth:`SegmentationLoss.confusion`, exact for soft targets.
         ignore_index: a label (or one-hot sentinel) whose voxels are left out.
         Others as MONAI's ``DiceLoss`` and :class:`scripts.losses._base.SegmentationLoss`; ``compile=False``
         computes eagerly.
@@ -129,8 +85,8 @@ class DiceLoss(SegmentationLoss):
             )
 
     def formula(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        p, g = masked_activated(self, input, target)
-        tp, fp, fn = soft_confusion(self.voxel_sum, p, g, 2 if self.squared_pred else 1, self.soft_label)
+        p, g = self.activated(input, target)
+        tp, fp, fn = self.confusion(p, g, 2 if self.squared_pred else 1, self.soft_label)
         denominator = 2 * (tp + fp + fn) if self.jaccard else 2 * tp + fp + fn
         loss = 1 - (2 * tp + self.smooth_nr) / (denominator + self.smooth_dr)
         if self.class_weight is not None and loss.shape[1] > 1:

@@ -8,9 +8,8 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from ._base import SegmentationLoss, pow_floored
+from ._base import SegmentationLoss, ignore_mask, pow_floored
 from ._checks import check_range, check_weights
-from .dice import ignore_mask
 
 
 class FocalLoss(SegmentationLoss):
@@ -28,7 +27,7 @@ class FocalLoss(SegmentationLoss):
     A sequence ``alpha`` gives ``alpha_c`` per channel (sigmoid: on the voxels with ``g = 1`` only). Then times
     ``weight[c]``. ``include_background=False`` drops channel 0 *before* the softmax (as MONAI; a scalar ``alpha``
     is then ignored, with a warning). ``ignore_index`` zeroes the logits, targets and loss of the voxels it
-    leaves out (:func:`scripts.losses.dice.ignore_mask`) and the means count only the others. Softmax with
+    leaves out (:func:`scripts.losses._base.ignore_mask`) and the means count only the others. Softmax with
     ``gamma < 1``: ``1 - p`` is floored at the smallest normal float (:func:`scripts.losses._base.pow_floored`),
     so the gradient stays finite where ``p`` rounds to 1 (MONAI's is NaN there).
 

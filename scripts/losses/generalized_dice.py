@@ -7,7 +7,6 @@ from collections.abc import Callable
 import torch
 
 from ._base import SegmentationLoss
-from .dice import soft_confusion
 
 W_TYPES = ("square", "simple", "uniform")
 
@@ -27,7 +26,7 @@ class GeneralizedDiceLoss(SegmentationLoss):
 
     Args:
         w_type: ``"square"`` (the paper), ``"simple"`` or ``"uniform"``.
-        soft_label: ``TP, FP, FN`` in the norm form exact for soft targets (:func:`scripts.losses.dice.soft_confusion`).
+        soft_label: ``TP, FP, FN`` in the norm form exact for soft targets (``SegmentationLoss.confusion``).
         Others as MONAI's ``GeneralizedDiceLoss`` and :class:`scripts.losses._base.SegmentationLoss`;
         ``compile=False`` computes eagerly.
 
@@ -80,7 +79,7 @@ class GeneralizedDiceLoss(SegmentationLoss):
 
     def formula(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         p, g = self.activated(input, target)
-        tp, fp, fn = soft_confusion(self.voxel_sum, p, g, 1, self.soft_label)
+        tp, fp, fn = self.confusion(p, g, soft_label=self.soft_label)
         w = self.class_weights(self.voxel_sum(g))
         numerator = 2 * (w * tp).sum(1) + self.smooth_nr
         denominator = (w * (2 * tp + fp + fn)).sum(1) + self.smooth_dr

@@ -8,7 +8,6 @@ import torch
 
 from ._base import SegmentationLoss
 from ._checks import check_range
-from .dice import masked_activated, soft_confusion
 
 
 class TverskyLoss(SegmentationLoss):
@@ -17,11 +16,11 @@ class TverskyLoss(SegmentationLoss):
 
     Salehi S.S.M., Erdogmus D., Gholipour A., "Tversky loss function for image segmentation using 3D fully
     convolutional deep networks", MLMI 2017. Per ``(b, c)``, with ``TP, FP, FN`` from
-    :func:`scripts.losses.dice.soft_confusion`::
+    :meth:`scripts.losses._base.SegmentationLoss.confusion`::
 
         loss = 1 - (TP + smooth_nr) / (TP + alpha FP + beta FN + smooth_dr)
 
-    ``ignore_index`` leaves voxels out of every sum (:func:`scripts.losses.dice.ignore_mask`).
+    ``ignore_index`` leaves voxels out of every sum (:func:`scripts.losses._base.ignore_mask`).
 
     Args:
         alpha: weight of the false positives, >= 0. beta: weight of the false negatives, >= 0 (not both 0).
@@ -72,7 +71,6 @@ class TverskyLoss(SegmentationLoss):
         self.ignore_index = ignore_index
 
     def formula(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        p, g = masked_activated(self, input, target)
-        tp, fp, fn = soft_confusion(self.voxel_sum, p, g, 1, self.soft_label)
+        tp, fp, fn = self.confusion(*self.activated(input, target), soft_label=self.soft_label)
         loss = 1 - (tp + self.smooth_nr) / (tp + self.alpha * fp + self.beta * fn + self.smooth_dr)
         return loss[0] if self.batch else loss  # MONAI's "none" shape: (B, C'), with batch=True (C',)

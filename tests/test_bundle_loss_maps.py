@@ -95,3 +95,23 @@ def test_rebalance_handler_sets_alpha_per_epoch_and_ignores_other_losses():
     assert not other.has_event_handler(LossRebalanceHandler(None), Events.EPOCH_STARTED)
     handlers = parser("train.json", loss_name="gdl_boundary").get_parsed_content("train#handlers")
     assert isinstance(handlers[0], LossRebalanceHandler) and handlers[0].loss.alpha == 1.0
+
+
+@pytest.mark.compiled
+def test_map_loss_compiles_on_the_data_loaders_meta_tensors():
+    """The trainer hands MetaTensors to the loss; a map loss takes them as plain tensors (torch.compile cannot
+    trace MetaTensor), so it stays compiled, with the gradient reaching the network's output."""
+    import warnings
+
+    from monai.data import MetaTensor
+
+    regions = (torch.rand(3, 8, 8, 8, generator=torch.Generator().manual_seed(2)) < 0.3).float()
+    target = MetaTensor(SignedDistanced()({"label": regions})["label"][None])
+    x = MetaTensor(torch.randn(1, 3, 8, 8, 8)).requires_grad_()
+    loss = build_loss("boundary", sigmoid=True, maps_in_target=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # a fallback to eager would warn
+        value = loss(x, target)
+    torch.testing.assert_close(value, build_loss("boundary", sigmoid=True, compile=False)(x.as_tensor(), regions[None]))
+    value.backward()
+    assert loss.compile and torch.isfinite(x.grad).all()

@@ -101,6 +101,11 @@ def batch_maps(masks: torch.Tensor, kind: str, connectivity: int | None = None) 
     return torch.from_numpy(out).to(masks.device)
 
 
+def plain_tensor(t: object) -> object:
+    """``t`` as a plain ``torch.Tensor`` view when it is a tensor subclass (same data, same autograd graph)."""
+    return t.as_subclass(torch.Tensor) if isinstance(t, torch.Tensor) and type(t) is not torch.Tensor else t
+
+
 class MapLoss(SegmentationLoss):
     """A loss whose formula takes a map of the target: ``formula(input, target, maps, *extra)``.
 
@@ -149,6 +154,9 @@ class MapLoss(SegmentationLoss):
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         device = input.device.type if isinstance(input, torch.Tensor) else "cpu"
+        # a tensor subclass (MONAI's MetaTensor from the data loader) as plain tensors, still in the autograd
+        # graph: torch.compile cannot trace MetaTensor's __torch_function__ and would fall back to eager
+        input, target = plain_tensor(input), plain_tensor(target)
         with torch.autocast(device_type=device, enabled=False):
             target, maps = self.split_maps(input, target)
             self.check(input, target)

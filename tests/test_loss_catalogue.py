@@ -41,7 +41,7 @@ PAPER_DEFAULTS = {
     "log_hausdorff_dt": {"alpha": 2.0},
     "topk_ce": {"k": 10.0},
     "generalized_wasserstein_dice": {"dist_matrix": None},
-    "blob": {"main": "bce_dice", "alpha": 2.0, "beta": 1.0},
+    "blob": {"main": "dice", "alpha": 2.0, "beta": 1.0},
 }
 MONAI_BACKED = {
     "dice": monai.losses.DiceLoss,

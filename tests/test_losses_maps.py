@@ -201,7 +201,7 @@ def test_hausdorff_dt_perfect_prediction_is_zero_and_gradients_are_finite():
 
 
 # ------------------------------------------------------------------------------------------------------ blob
-def ref_blob(x, g, mode, main="bce_dice"):
+def ref_blob(x, g, mode, main="dice"):
     """Kofler et al.'s compute_loss with alpha = 2 (main), beta = 1 (blob), transcribed: the main loss on the
     whole volume; per sample and channel, per component n (scipy labelling, full connectivity) the loss of the
     probabilities masked to 0 on the other components against component n; the mean over components, then over
@@ -238,6 +238,8 @@ def ref_blob(x, g, mode, main="bce_dice"):
 def test_blob_equals_the_authors_algorithm(dims):
     x, g = regions_like(SPATIAL[dims])
     torch.testing.assert_close(build_loss("blob", sigmoid=True)(x, g), ref_blob(x, g, "sigmoid"), rtol=1e-7, atol=0)
+    bce_dice = build_loss("blob", sigmoid=True, main="bce_dice")(x, g)
+    torch.testing.assert_close(bce_dice, ref_blob(x, g, "sigmoid", main="bce_dice"), rtol=1e-7, atol=0)
     x, labels = kits_like(SPATIAL[dims])
     torch.testing.assert_close(
         build_loss("blob", softmax=True, to_onehot_y=True)(x, labels),
@@ -246,8 +248,8 @@ def test_blob_equals_the_authors_algorithm(dims):
         atol=0,
     )
     torch.testing.assert_close(
-        build_loss("blob", softmax=True, to_onehot_y=True, main="dice")(x, labels),
-        ref_blob(x, labels, "softmax", main="dice"),
+        build_loss("blob", softmax=True, to_onehot_y=True, main="bce_dice")(x, labels),
+        ref_blob(x, labels, "softmax", main="bce_dice"),
         rtol=1e-7,
         atol=0,
     )
@@ -261,7 +263,7 @@ def test_blob_maps_from_the_transform_single_voxel_and_no_components():
     empty = torch.zeros(1, 1, 5, 6, dtype=torch.float64)
     x1 = torch.randn(1, 1, 5, 6, dtype=torch.float64, requires_grad=True)
     # no component: the blob term is 0, the loss is alpha times the main loss
-    torch.testing.assert_close(BlobLoss(sigmoid=True)(x1, empty), 2 * build_loss("bce_dice", sigmoid=True)(x1, empty))
+    torch.testing.assert_close(BlobLoss(sigmoid=True)(x1, empty), 2 * build_loss("dice", sigmoid=True)(x1, empty))
     single = empty.clone()
     single[0, 0, 2, 3] = 1
     value = BlobLoss(sigmoid=True)(x1, single)

@@ -28,16 +28,17 @@ class BlobLoss(MapLoss):
         m_n   = 1 on the background of channel c and on component n, 0 on the other components
         loss  = alpha main(p, g) + beta blob,   alpha = 2, beta = 1
 
-    The main loss is any catalogue name (``main``, default ``"bce_dice"``: soft Dice + BCE, the configuration
-    of the authors' code example, for the main and the blob term alike), built with this loss's activation and
-    ``main_kwargs``. Each component is a one-channel binary problem of the main loss in sigmoid mode on the
-    log-odds ``z_c = log p_c - log(1 - p_c)`` of its channel (``z = x`` in sigmoid mode, ``x_c - logsumexp of the
-    other logits`` in softmax mode), with the masked-out voxels at probability 0 (logit ``-1e4``; the
-    authors' code multiplies its network output by the mask, which for a probability output is the same). The
-    components of one channel of one sample are one batch of that call (``reduction="mean"``: the mean over the
-    components for a loss computed per sample). Softmax mode: the components of the foreground classes
-    ``c >= 1``; sigmoid mode: of every kept channel. A sample without components adds no blob term (0 when
-    none has one, as the authors' code).
+    The main loss is any catalogue name (``main``), for the main and the blob term alike, built with this loss's
+    activation and ``main_kwargs``. Default ``"dice"``: the paper evaluates "a DSC-based blob loss" against the
+    soft Dice loss (its abstract); the authors' code example (``compute_loss`` docstring) uses soft Dice + BCE,
+    which is ``main="bce_dice"``. Each component is a one-channel binary problem of the main loss in sigmoid
+    mode on the log-odds ``z_c = log p_c - log(1 - p_c)`` of its channel (``z = x`` in sigmoid mode,
+    ``x_c - logsumexp of the other logits`` in softmax mode), with the masked-out voxels at probability 0 (logit
+    ``-1e4``; the authors' code multiplies its network output by the mask, which for a probability output is
+    the same). The components of one channel of one sample are one batch of that call (``reduction="mean"``:
+    the mean over the components for a loss computed per sample). Softmax mode: the components of the
+    foreground classes ``c >= 1``; sigmoid mode: of every kept channel. A sample without components adds no
+    blob term (0 when none has one, as the authors' code).
 
     Instance maps: :func:`scripts.losses._maps.components` of ``g_c > 0.5`` with ``connectivity`` (``None``:
     full, 26 neighbours in 3D; ``1``: faces, 6 in 3D), computed eagerly from the target, or passed as ``C``
@@ -64,7 +65,7 @@ class BlobLoss(MapLoss):
 
     def __init__(
         self,
-        main: str = "bce_dice",
+        main: str = "dice",
         alpha: float = 2.0,
         beta: float = 1.0,
         include_background: bool = True,

@@ -130,7 +130,7 @@ LOSSES: dict[str, LossSpec] = {
     "generalized_wasserstein_dice": LossSpec(
         GeneralizedWassersteinDiceLoss, "Fidon et al., BrainLes 2017", {"dist_matrix": None}
     ),
-    "blob": LossSpec(BlobLoss, "Kofler et al., IPMI 2023 (blob loss)", {"main": "bce_dice", "alpha": 2.0, "beta": 1.0}),
+    "blob": LossSpec(BlobLoss, "Kofler et al., IPMI 2023 (blob loss)", {"main": "dice", "alpha": 2.0, "beta": 1.0}),
 }
 
 

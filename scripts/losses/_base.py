@@ -267,6 +267,13 @@ class SegmentationLoss(_Loss):
         total = t.sum(tuple(range(2, t.ndim)))
         return total.sum(0, keepdim=True) if self.batch else total
 
+    def voxel_norm(self, t: torch.Tensor, order: int) -> torch.Tensor:
+        """``sum |t|^order`` over the voxels, shaped as :meth:`voxel_sum` (one pass: ``vector_norm``, as MONAI)."""
+        dims = tuple(range(2, t.ndim))
+        if self.batch:
+            return torch.linalg.vector_norm(t, order, dim=(0, *dims)).pow(order).unsqueeze(0)
+        return torch.linalg.vector_norm(t, order, dim=dims).pow(order)
+
     def voxel_count(self, t: torch.Tensor) -> int:
         """The number of voxels each value of :meth:`voxel_sum` adds up."""
         return t[0, 0].numel() * (t.shape[0] if self.batch else 1)
@@ -281,7 +288,7 @@ class SegmentationLoss(_Loss):
         if order == 1 and not soft_label:
             tp = self.voxel_sum(p * g)
             return tp, self.voxel_sum(p) - tp, self.voxel_sum(g) - tp
-        p_norm, g_norm, d_norm = (self.voxel_sum(t.abs().pow(order)) for t in (p, g, p - g))
+        p_norm, g_norm, d_norm = (self.voxel_norm(t, order) for t in (p, g, p - g))
         tp = (p_norm + g_norm - d_norm) / 2
         return tp, p_norm - tp, g_norm - tp
 

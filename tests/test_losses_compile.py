@@ -134,3 +134,21 @@ def test_compiled_equals_eager_on_cuda(name, mode, amp):
     assert got[0].dtype == torch.float32 and torch.isfinite(got[0]) and torch.isfinite(got[1]).all()
     torch.testing.assert_close(got[0], want[0], rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(got[1].float(), want[1].float(), rtol=1e-3, atol=1e-5)
+
+
+def test_metatensors_from_the_data_loader_are_compiled_too():
+    """The trainer hands MONAI MetaTensors to the loss; torch.compile cannot trace them, so the loss takes them as
+    plain tensors (same data, same autograd graph) instead of falling back to eager with a warning."""
+    from monai.data import MetaTensor
+
+    x, target = batch("sigmoid", torch.float32)
+    loss = build_loss("asymmetric_unified_focal", sigmoid=True)
+    leaf = MetaTensor(x.clone()).requires_grad_()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        value = loss(leaf, MetaTensor(target))
+    value.backward()
+    assert loss.compile and leaf.grad is not None
+    want = value_and_grad(build_loss("asymmetric_unified_focal", sigmoid=True, compile=False), x, target)
+    torch.testing.assert_close(value.detach().as_subclass(torch.Tensor), want[0], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(leaf.grad.as_subclass(torch.Tensor), want[1], rtol=1e-5, atol=1e-6)

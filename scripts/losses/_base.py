@@ -81,6 +81,12 @@ def own_copy(method: Callable) -> Callable:
     return types.MethodType(copy, method.__self__)
 
 
+def plain_tensor(t: object) -> object:
+    """``t`` as a plain ``torch.Tensor`` view when it is a tensor subclass (same data, same autograd graph):
+    torch.compile cannot trace MONAI's ``MetaTensor`` (what the data loader gives) and would fall back to eager."""
+    return t.as_subclass(torch.Tensor) if isinstance(t, torch.Tensor) and type(t) is not torch.Tensor else t
+
+
 def ignore_mask(target: torch.Tensor, ignore_index: int | None, dtype: torch.dtype) -> torch.Tensor | None:
     """``(B, 1, *spatial)``: 1 where a voxel counts, 0 where ``ignore_index`` leaves it out (None: keep all), as
     MONAI: labels ``(B, 1, ...)``: the voxels labelled ``ignore_index``; one-hot ``(B, C, ...)``: those of class
@@ -172,6 +178,7 @@ class SegmentationLoss(_Loss):
     # ------------------------------------------------------------------ running it
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         device = input.device.type if isinstance(input, torch.Tensor) else "cpu"
+        input, target = plain_tensor(input), plain_tensor(target)
         with torch.autocast(device_type=device, enabled=False):
             self.check(input, target)
             x = input if input.dtype == torch.float64 else input.float()

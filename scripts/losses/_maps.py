@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from ._base import SegmentationLoss
+from ._base import SegmentationLoss, plain_tensor
 from ._checks import LossInputError, check_values, value_stats
 
 MAP_KINDS = ("signed", "unsigned", "components")
@@ -99,11 +99,6 @@ def batch_maps(masks: torch.Tensor, kind: str, connectivity: int | None = None) 
     array = masks.detach().cpu().numpy().astype(bool)
     out = np.stack([channel_maps(sample, kind, connectivity) for sample in array])
     return torch.from_numpy(out).to(masks.device)
-
-
-def plain_tensor(t: object) -> object:
-    """``t`` as a plain ``torch.Tensor`` view when it is a tensor subclass (same data, same autograd graph)."""
-    return t.as_subclass(torch.Tensor) if isinstance(t, torch.Tensor) and type(t) is not torch.Tensor else t
 
 
 class MapLoss(SegmentationLoss):

@@ -42,6 +42,8 @@ CATEGORICAL_KEEPS_BACKGROUND = {
     "asymmetric_focal_tversky",
     "symmetric_unified_focal",
     "asymmetric_unified_focal",
+    "topk_ce",
+    "generalized_wasserstein_dice",
 }
 LOGITS_ONLY = {"focal"}
 NO_NONE_REDUCTION = {"bce_dice"}  # MONAI's DiceCELoss, and so its drop-in, has no reduction="none"

@@ -13,6 +13,9 @@ NAMES = [
     "sensitivity_specificity", "generalized_dice", "bce_dice", "dice_focal", "exp_log", "focal_dice", "combo",
     "symmetric_focal", "asymmetric_focal", "symmetric_focal_tversky", "asymmetric_focal_tversky",
     "symmetric_unified_focal", "asymmetric_unified_focal",
+    # issue 13
+    "boundary", "gdl_boundary", "hausdorff_dt", "log_hausdorff_dt", "lovasz", "mcc", "topk_ce",
+    "generalized_wasserstein_dice", "blob",
 ]  # fmt: skip
 
 # Paper defaults, from docs/losses.md and the papers (not from the catalogue's own table).
@@ -33,6 +36,12 @@ PAPER_DEFAULTS = {
     "asymmetric_focal_tversky": {"delta": 0.7, "gamma": 0.75},
     "symmetric_unified_focal": {"weight": 0.5, "delta": 0.6, "gamma": 0.5},
     "asymmetric_unified_focal": {"weight": 0.5, "delta": 0.6, "gamma": 0.5},
+    "gdl_boundary": {"alpha": 1.0},
+    "hausdorff_dt": {"alpha": 2.0},
+    "log_hausdorff_dt": {"alpha": 2.0},
+    "topk_ce": {"k": 10.0},
+    "generalized_wasserstein_dice": {"dist_matrix": None},
+    "blob": {"main": "dice", "alpha": 2.0, "beta": 1.0},
 }
 MONAI_BACKED = {
     "dice": monai.losses.DiceLoss,

@@ -126,6 +126,15 @@ HYPER = {
     "asymmetric_focal_tversky": {"delta": UNIT, "gamma": UNIT},
     "symmetric_unified_focal": {"weight": UNIT, "delta": UNIT, "gamma": UNIT},
     "asymmetric_unified_focal": {"weight": UNIT, "delta": UNIT, "gamma": UNIT},
+    "boundary": {},
+    "gdl_boundary": {"alpha": UNIT},
+    "hausdorff_dt": {"alpha": NONNEG},
+    "log_hausdorff_dt": {"alpha": NONNEG},
+    "lovasz": {},
+    "mcc": {},
+    "topk_ce": {"k": (0.0, 100.0, True, False)},
+    "generalized_wasserstein_dice": {},
+    "blob": {"alpha": NONNEG, "beta": NONNEG},
 }
 PARAMS = [
     (name, param, interval)
@@ -137,7 +146,13 @@ PARAM_IDS = [f"{n}-{p}" for n, p, _ in PARAMS]
 EXTRA = {("focal_dice", "neg_ratio"): {"sampling": "balanced"}}
 # exp_log's (-ln p)^gamma overflows float32 for huge exponents (gamma_cross = 1e6 on moderate logits: inf, and
 # NaN where the target is 0, as 0 * inf); valid values up to 20 only there. Reported, not part of the contract.
-MODERATE = {("exp_log", "gamma_dice"), ("exp_log", "gamma_cross")}
+# hausdorff_dt's distances d >= 1 raised to alpha overflow likewise (2^1e6); the paper's alpha is 2.
+MODERATE = {
+    ("exp_log", "gamma_dice"),
+    ("exp_log", "gamma_cross"),
+    ("hausdorff_dt", "alpha"),
+    ("log_hausdorff_dt", "alpha"),
+}
 
 # None means "no weighting" for MONAI's per-class weights and focal's alpha (their docstrings)
 NONE_ALLOWED = {

@@ -8,7 +8,9 @@ Import a loss as ``scripts.losses.<Name>`` or build one by catalogue name with
 # ruff: noqa: F401  (this module re-exports the package's public names)
 
 from ._checks import LossInputError
-from .catalogue import LOSSES, LossSpec, build_loss
+from .blob import BlobLoss
+from .boundary import BoundaryLoss
+from .catalogue import LOSSES, LossSpec, build_loss, map_kind, takes_maps
 from .combo import ComboLoss
 from .cross_entropy import CrossEntropyLoss
 from .dice import DiceLoss
@@ -19,8 +21,13 @@ from .exp_log import ExpLogLoss
 from .focal import FocalLoss
 from .focal_dice import FocalDiceLoss
 from .focal_tversky import FocalTverskyLoss
+from .gdl_boundary import GDLBoundaryLoss, rebalanced_alpha
 from .generalized_dice import GeneralizedDiceLoss
+from .hausdorff_dt import HausdorffDTLoss, LogHausdorffDTLoss
+from .lovasz import LovaszLoss
+from .mcc import MCCLoss
 from .sensitivity_specificity import SensitivitySpecificityLoss
+from .topk_ce import TopKCrossEntropyLoss
 from .tversky import TverskyLoss
 from .unified_focal import (
     AsymmetricFocalLoss,
@@ -30,4 +37,5 @@ from .unified_focal import (
     SymmetricFocalTverskyLoss,
     SymmetricUnifiedFocalLoss,
 )
+from .wasserstein_dice import BRATS_LABEL_DISTANCES, GeneralizedWassersteinDiceLoss
 from .weighted_ce import WeightedCrossEntropyLoss

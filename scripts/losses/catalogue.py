@@ -14,6 +14,9 @@ from typing import Any
 
 from torch.nn.modules.loss import _Loss
 
+from ._maps import MapLoss
+from .blob import BlobLoss
+from .boundary import BoundaryLoss
 from .combo import ComboLoss
 from .cross_entropy import CrossEntropyLoss
 from .dice import DiceLoss
@@ -24,8 +27,13 @@ from .exp_log import ExpLogLoss
 from .focal import FocalLoss
 from .focal_dice import FocalDiceLoss
 from .focal_tversky import FocalTverskyLoss
+from .gdl_boundary import GDLBoundaryLoss
 from .generalized_dice import GeneralizedDiceLoss
+from .hausdorff_dt import HausdorffDTLoss, LogHausdorffDTLoss
+from .lovasz import LovaszLoss
+from .mcc import MCCLoss
 from .sensitivity_specificity import SensitivitySpecificityLoss
+from .topk_ce import TopKCrossEntropyLoss
 from .tversky import TverskyLoss
 from .unified_focal import (
     AsymmetricFocalLoss,
@@ -35,6 +43,7 @@ from .unified_focal import (
     SymmetricFocalTverskyLoss,
     SymmetricUnifiedFocalLoss,
 )
+from .wasserstein_dice import GeneralizedWassersteinDiceLoss
 from .weighted_ce import WeightedCrossEntropyLoss
 
 ACTIVATION_KEYS = ("sigmoid", "softmax", "other_act")
@@ -105,11 +114,44 @@ LOSSES: dict[str, LossSpec] = {
     "asymmetric_unified_focal": LossSpec(
         AsymmetricUnifiedFocalLoss, "Yeung et al., CMIG 2022", {"weight": 0.5, "delta": 0.6, "gamma": 0.5}
     ),
+    # --- losses for the hardest imbalance (issue 13); the map losses take their maps from the target, or as
+    # extra target channels with maps_in_target=True (docs/losses.md, "Maps") ---
+    "boundary": LossSpec(BoundaryLoss, "Kervadec et al., MIDL 2019 / MedIA 2021"),
+    "gdl_boundary": LossSpec(
+        GDLBoundaryLoss, "Kervadec et al., MIDL 2019 (GDL + boundary, alpha rebalanced per epoch)", {"alpha": 1.0}
+    ),
+    "hausdorff_dt": LossSpec(HausdorffDTLoss, "Karimi & Salcudean, IEEE TMI 2019 (DT form)", {"alpha": 2.0}),
+    "log_hausdorff_dt": LossSpec(
+        LogHausdorffDTLoss, "Karimi & Salcudean, IEEE TMI 2019 (log of the DT form)", {"alpha": 2.0}
+    ),
+    "lovasz": LossSpec(LovaszLoss, "Berman et al., CVPR 2018 (Lovasz-softmax / Lovasz hinge)"),
+    "mcc": LossSpec(MCCLoss, "Abhishek & Hamarneh, ISBI 2021"),
+    "topk_ce": LossSpec(TopKCrossEntropyLoss, "Isensee et al., nnU-Net, Nat. Methods 2021 (TopK10)", {"k": 10.0}),
+    "generalized_wasserstein_dice": LossSpec(
+        GeneralizedWassersteinDiceLoss, "Fidon et al., BrainLes 2017", {"dist_matrix": None}
+    ),
+    "blob": LossSpec(BlobLoss, "Kofler et al., IPMI 2023 (blob loss)", {"main": "dice", "alpha": 2.0, "beta": 1.0}),
 }
+
+
+def map_kind(name: str) -> str | None:
+    """The map the catalogue loss ``name`` takes from its target (``"signed"``, ``"unsigned"``,
+    ``"components"``), or ``None`` for a loss without maps."""
+    if name not in LOSSES:
+        raise ValueError(f"unknown loss {name!r}; valid names: {', '.join(sorted(LOSSES))}.")
+    cls = LOSSES[name].cls
+    return cls.map_kind if issubclass(cls, MapLoss) else None
+
+
+def takes_maps(name: str) -> bool:
+    """Whether the catalogue loss ``name`` takes maps (``maps_in_target``): the bundle's switch."""
+    return map_kind(name) is not None
 
 
 def build_loss(name: str, **overrides: Any) -> _Loss:
     """Build the catalogue loss ``name`` with its paper defaults, updated by ``overrides``.
+
+    ``maps_in_target=False`` is accepted by every name (what the bundle passes for a loss without maps).
 
     Raises:
         ValueError: unknown ``name`` (the message lists the valid names) or an argument the loss does not take.
@@ -123,6 +165,8 @@ def build_loss(name: str, **overrides: Any) -> _Loss:
             kwargs.pop(key, None)
     kwargs.update(overrides)
     params = inspect.signature(spec.cls).parameters
+    if "maps_in_target" not in params and kwargs.get("maps_in_target", None) is False:
+        kwargs.pop("maps_in_target")  # a loss without maps takes none: the bundle passes False to every loss
     if "use_softmax" in params:  # MONAI's FocalLoss: the logits' activation is use_softmax (sigmoid otherwise)
         if kwargs.get("sigmoid") and kwargs.get("softmax"):
             raise ValueError("sigmoid=True and softmax=True are mutually exclusive; choose one.")

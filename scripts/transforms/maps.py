@@ -1,0 +1,221 @@
+"""Distance and instance maps of a label, as MONAI dictionary transforms run on the data-loader workers.
+
+``SignedDistanced`` (the boundary loss's signed distance, or the Hausdorff losses' unsigned distance) and
+``ConnectedComponentsd`` (the blob loss's instance map) compute, per channel of a label, the map the map losses of
+:mod:`scripts.losses` take (the functions are :mod:`scripts.losses._maps`'s, so the loss computing the map itself
+from a plain label gives the same value). Run them last in the training transforms, after the random crop: the
+map is of the patch the network sees, and no interpolation touches it afterwards.
+
+By default the map channels are appended to the label (``cat([label, maps])``, float32), which is what a map
+loss built with ``maps_in_target=True`` splits off again; ``output_key`` writes them to a key of their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping
+
+import numpy as np
+import torch
+from monai.config import KeysCollection
+from monai.data import MetaTensor
+from monai.transforms import MapTransform
+
+from scripts.losses._maps import channel_maps, check_connectivity
+
+from ._labels import where
+
+UNITS = ("voxel", "physical")
+
+
+def label_masks(label, num_classes: int | None, case: object = None, key: object = None) -> np.ndarray:
+    """``(C, *spatial)`` bool masks of a channel-first label: ``label == c`` for ``c < num_classes`` when
+    ``num_classes`` is given (a ``(1, *spatial)`` label map), else ``label > 0.5`` per channel (one-hot or
+    region channels)."""
+    array = label.detach().cpu().numpy() if isinstance(label, torch.Tensor) else np.asarray(label)
+    if array.ndim < 2:
+        raise ValueError(
+            f"expected a channel-first label (C, *spatial), got shape {tuple(array.shape)}{where(case, key)}."
+        )
+    if not np.isfinite(array).all():
+        raise ValueError(f"label contains NaN or infinite values{where(case, key)}.")
+    if num_classes is None:
+        return array > 0.5
+    if array.shape[0] != 1:
+        raise ValueError(
+            f"num_classes={num_classes} expects a label map of shape (1, *spatial), got "
+            f"{tuple(array.shape)}{where(case, key)}."
+        )
+    values = np.unique(array)
+    outside = values[(values < 0) | (values >= num_classes) | (values != np.round(values))]
+    if outside.size:
+        shown = ", ".join(f"{v:g}" for v in outside[:10])
+        raise ValueError(f"label values [{shown}]{where(case, key)} are not classes 0..{num_classes - 1}.")
+    return np.stack([array[0] == c for c in range(num_classes)])
+
+
+class _MapTransformd(MapTransform):
+    kind = "signed"
+
+    def __init__(self, keys: KeysCollection, num_classes: int | None, output_key: str | None, allow_missing_keys):
+        super().__init__(keys, allow_missing_keys)
+        if num_classes is not None and (
+            isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1
+        ):
+            raise ValueError(f"num_classes must be None or an integer >= 1, got {num_classes!r}.")
+        if output_key is not None and len(self.keys) != 1:
+            raise ValueError(f"output_key needs exactly one key, got keys {list(self.keys)}.")
+        self.num_classes = num_classes
+        self.output_key = output_key
+
+    def maps(self, label, masks: np.ndarray, case: object, key: Hashable) -> np.ndarray:
+        raise NotImplementedError
+
+    def __call__(self, data: Mapping[Hashable, object]) -> dict[Hashable, object]:
+        d = dict(data)
+        for key in self.key_iterator(d):
+            label = d[key]
+            masks = label_masks(label, self.num_classes, d.get("case"), key)
+            maps = torch.from_numpy(self.maps(label, masks, d.get("case"), key))
+            if self.output_key is not None:
+                d[self.output_key] = MetaTensor(maps, meta=label.meta) if isinstance(label, MetaTensor) else maps
+                continue
+            plain = label.as_tensor() if isinstance(label, MetaTensor) else torch.as_tensor(np.asarray(label))
+            out = torch.cat([plain.float(), maps.to(plain.device)], dim=0)
+            d[key] = MetaTensor(out, meta=label.meta) if isinstance(label, MetaTensor) else out
+        return d
+
+
+class SignedDistanced(_MapTransformd):
+    """Per channel of a label, the distance map to the channel's boundary (float32).
+
+    ``signed=True`` (the boundary loss, Kervadec et al., MIDL 2019 / MedIA 2021): ``d_out`` outside,
+    ``-(d_in - 1)`` inside (as the authors' ``one_hot2dist``); ``signed=False`` (the Hausdorff losses, Karimi &
+    Salcudean, IEEE TMI 2019): ``d_in`` inside, ``d_out`` outside. ``d_in`` is the Euclidean distance from a
+    foreground voxel to the nearest background voxel, ``d_out`` from a background voxel to the nearest
+    foreground voxel (:func:`scipy.ndimage.distance_transform_edt`). An empty or full channel has no boundary:
+    its map is all zeros.
+
+    Units: ``units="voxel"`` (default; what a map loss computes for itself from a plain label) measures in
+    voxels; ``units="physical"`` in the units of the label's voxel spacing (``MetaTensor.pixdim``, from its
+    affine: mm for NIfTI), ``ValueError`` for a label without an affine. The ``- 1`` of the signed map is 1 in
+    both units (as the authors' code with a resolution).
+
+    Args:
+        keys: label keys, channel-first.
+        num_classes: ``None``: one map per channel of ``label > 0.5`` (region / one-hot channels, e.g. BraTS TC,
+            WT, ET); an integer ``C``: the label is a ``(1, *spatial)`` class map and the maps are of
+            ``label == c`` for ``c = 0..C-1`` (e.g. KiTS19, ``C = 3``).
+        signed: the boundary loss's signed map, or the unsigned one.
+        units: ``"voxel"`` or ``"physical"``.
+        output_key: ``None`` appends the ``C`` maps to the label (``cat([label, maps])``, float32), as the map
+            losses take them with ``maps_in_target=True``; a key name writes them there instead (one key only).
+
+    Raises:
+        ValueError: a label that is not channel-first, NaN/inf values, labels outside ``0..C-1``, physical units
+        without an affine, bad arguments.
+    """
+
+    def __init__(
+        self,
+        keys: KeysCollection = "label",
+        num_classes: int | None = None,
+        signed: bool = True,
+        units: str = "voxel",
+        output_key: str | None = None,
+        allow_missing_keys: bool = False,
+    ) -> None:
+        super().__init__(keys, num_classes, output_key, allow_missing_keys)
+        if units not in UNITS:
+            raise ValueError(f"units must be one of {UNITS}, got {units!r}.")
+        self.signed = bool(signed)
+        self.units = units
+
+    def maps(self, label, masks: np.ndarray, case: object, key: Hashable) -> np.ndarray:
+        spacing = None
+        if self.units == "physical":
+            if not isinstance(label, MetaTensor):
+                raise ValueError(
+                    f"units='physical' needs the label as a MetaTensor with an affine{where(case, key)}; got "
+                    f"{type(label).__name__} (use units='voxel')."
+                )
+            spacing = [float(s) for s in label.pixdim[: masks.ndim - 1]]
+            if len(spacing) != masks.ndim - 1 or not all(np.isfinite(spacing)) or min(spacing) <= 0:
+                raise ValueError(f"voxel spacing {spacing}{where(case, key)} must be finite and > 0 per axis.")
+        return channel_maps(masks, "signed" if self.signed else "unsigned", spacing=spacing)
+
+
+class ConnectedComponentsd(_MapTransformd):
+    """Per channel of a label, its connected components numbered ``1..n`` (0 background), float32: the
+    instance map of the blob loss (Kofler et al., IPMI 2023), from :func:`scipy.ndimage.label`.
+
+    Connectivity: ``None`` (default) is full connectivity, voxels touching by a face, an edge or a corner are
+    one component (26 neighbours in 3D, 8 in 2D); ``1`` faces only (6 in 3D, 4 in 2D); ``2`` faces and edges
+    (18 in 3D). The blob-loss reference code takes the instance map precomputed and does not fix it.
+
+    Args:
+        keys, num_classes, output_key: as :class:`SignedDistanced`.
+        connectivity: ``None`` or an integer in ``[1, spatial dims]``.
+    """
+
+    kind = "components"
+
+    def __init__(
+        self,
+        keys: KeysCollection = "label",
+        num_classes: int | None = None,
+        connectivity: int | None = None,
+        output_key: str | None = None,
+        allow_missing_keys: bool = False,
+    ) -> None:
+        super().__init__(keys, num_classes, output_key, allow_missing_keys)
+        self.connectivity = check_connectivity(connectivity)
+
+    def maps(self, label, masks: np.ndarray, case: object, key: Hashable) -> np.ndarray:
+        check_connectivity(self.connectivity, masks.ndim - 1)
+        return channel_maps(masks, "components", self.connectivity)
+
+
+class RemoveMapsd(MapTransform):
+    """Drop the last ``n_maps`` channels of a label (the maps appended by :class:`SignedDistanced` or
+    :class:`ConnectedComponentsd`), e.g. in the training postprocessing before the training metric; ``n_maps=0``
+    keeps the label as it is."""
+
+    def __init__(self, keys: KeysCollection = "label", n_maps: int = 0, allow_missing_keys: bool = False) -> None:
+        super().__init__(keys, allow_missing_keys)
+        if isinstance(n_maps, bool) or not isinstance(n_maps, int) or n_maps < 0:
+            raise ValueError(f"n_maps must be an integer >= 0, got {n_maps!r}.")
+        self.n_maps = n_maps
+
+    def __call__(self, data: Mapping[Hashable, object]) -> dict[Hashable, object]:
+        d = dict(data)
+        for key in self.key_iterator(d):
+            if self.n_maps:
+                if d[key].shape[0] <= self.n_maps:
+                    raise ValueError(
+                        f"{key!r} has {d[key].shape[0]} channel(s): no label left after removing {self.n_maps} maps."
+                    )
+                d[key] = d[key][: d[key].shape[0] - self.n_maps]
+        return d
+
+
+def loss_map_transforms(loss_name: str, num_classes: int | None = None, keys: KeysCollection = "label") -> list:
+    """The transforms that append the maps the catalogue loss ``loss_name`` takes (none for a loss without
+    maps): the bundle adds them at the end of the training transforms (after the random crop) and builds the
+    loss with ``maps_in_target=scripts.losses.takes_maps(loss_name)``. ``num_classes``: ``None`` for region /
+    one-hot labels (BraTS), the number of classes for a ``(1, *spatial)`` label map (KiTS19: 3)."""
+    from scripts.losses import map_kind
+
+    kind = map_kind(loss_name)
+    if kind is None:
+        return []
+    if kind == "components":
+        return [ConnectedComponentsd(keys, num_classes=num_classes)]
+    return [SignedDistanced(keys, num_classes=num_classes, signed=kind == "signed")]
+
+
+def loss_map_channels(loss_name: str, out_channels: int) -> int:
+    """The number of map channels the training label carries for ``loss_name``: ``out_channels`` (one map per
+    class or region) for a loss with maps, else 0."""
+    from scripts.losses import takes_maps
+
+    return int(out_channels) if takes_maps(loss_name) else 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from monai import losses as ml
@@ -57,8 +58,45 @@ def counterparts(softmax: bool) -> dict[str, Counterpart]:
     unified = ml.AsymmetricUnifiedFocalLoss(weight=0.5, delta=0.6, gamma=0.5, num_classes=3 if softmax else 2, **onehot)
     for name in ("asymmetric_unified_focal", "symmetric_unified_focal"):
         table[name] = ("monai AsymmetricUnifiedFocalLoss (2 ch)", _on_probs(unified, softmax))
+    table.update(_issue13(softmax, act))
     if softmax:
         table["ce"] = ("torch cross_entropy", lambda x, t: F.cross_entropy(x, t[:, 0].long()))
     else:
         table["bce"] = ("torch BCE with logits", F.binary_cross_entropy_with_logits)
+    return table
+
+
+def _issue13(softmax: bool, act: dict) -> dict[str, Counterpart]:
+    """The losses of issue 13 that MONAI 1.6.1 has (none for ``blob``, ``lovasz``, ``topk_ce``)."""
+    gdl = ml.GeneralizedDiceLoss(**act)
+    # the boundary term of gdl_boundary is over the foreground: softmax classes c >= 1, every sigmoid channel
+    boundary_fg = ml.BoundaryLoss(include_background=not softmax, **act)
+
+    def gdl_boundary(x: torch.Tensor, target: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
+        return alpha * gdl(x, target) + (1 - alpha) * boundary_fg(x, target)  # alpha 1: the maps still computed
+
+    table: dict[str, Counterpart] = {
+        "boundary": ("monai BoundaryLoss (maps per call)", ml.BoundaryLoss(**act)),
+        "gdl_boundary": ("monai GeneralizedDiceLoss + BoundaryLoss (maps per call)", gdl_boundary),
+        "hausdorff_dt": (
+            "monai HausdorffDTLoss (maps per call)",
+            ml.HausdorffDTLoss(alpha=2.0, include_background=True, **act),
+        ),
+        "log_hausdorff_dt": (
+            "monai LogHausdorffDTLoss (maps per call; log after the mean)",
+            ml.LogHausdorffDTLoss(alpha=2.0, include_background=True, **act),
+        ),
+        "mcc": ("monai MCCLoss", ml.MCCLoss(**act)),
+    }
+    if softmax:
+        wasserstein = ml.GeneralizedWassersteinDiceLoss(dist_matrix=1 - np.eye(3))
+        table["generalized_wasserstein_dice"] = ("monai GeneralizedWassersteinDiceLoss", wasserstein)
+    else:
+        two_labels = ml.GeneralizedWassersteinDiceLoss(dist_matrix=1 - np.eye(2))
+
+        def per_channel(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+            logits = x.reshape(-1, 1, *x.shape[2:])
+            return two_labels(torch.cat([torch.zeros_like(logits), logits], 1), target.reshape(logits.shape))
+
+        table["generalized_wasserstein_dice"] = ("monai GeneralizedWassersteinDiceLoss (per channel)", per_channel)
     return table

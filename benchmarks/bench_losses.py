@@ -228,7 +228,7 @@ def main(
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}.")
     memory = memory and (allocator == "default" or dev.type == "cuda")
     spatial = (size,) * 3
-    machine, date = describe(dev), datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    machine, date = describe(dev), datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     print(f"# machine: {machine}; torch {torch.__version__}; {date}")
     shape = ", ".join(map(str, (batch, 3, *spatial)))
     print(f"# logits ({shape}); {repeats} repeats, {clock} clock, {allocator} allocator\n")

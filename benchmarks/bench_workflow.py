@@ -15,28 +15,47 @@ loader must not starve the network), with process workers (``DataLoader``, the c
 the full sizes take minutes: ``--quick`` halves every edge of the volume and of the zoo's patch and window (ours
 as configured).
 
+With ``--maps``, the cost of the map losses' maps (issue 13) where the bundle computes them and where MONAI does:
+per training batch of the bundle's loader (its cached data set and random transforms, on the built-in synthetic
+BraTS data, and with ``--kits True`` the KiTS19 overlay's), the worker's CPU time without maps and with each map
+transform the config appends for a map loss (``SignedDistanced`` signed / unsigned, ``ConnectedComponentsd``),
+and the loader's wall time per batch (``DataLoader``, the config's worker processes); then, on a patch batch of
+that loader, what a training step pays when the maps are not data: MONAI's own map computation
+(``BoundaryLoss.compute_distance_map``, ``HausdorffDTLoss.distance_field`` of the target), MONAI's losses forward
++ backward (maps inside) against ours with the maps in the target, and our losses' own map computation from a
+plain label (``maps_in_target=False``). CPU-clock rows are interleaved in one run (one torch thread: the work
+done, not the wait for a core on a shared machine).
+
 Usage::
 
     python -m benchmarks.bench_workflow --quick
     python -m benchmarks.bench_workflow                  # full sizes; about 10 minutes on 2 CPU cores
     python -m benchmarks.bench_workflow --loader True    # also time the training data loader
+    python -m benchmarks.bench_workflow --train False --infer False --maps True --kits True --threads 1
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import os
 import tempfile
 import time
+from collections.abc import Sequence
 
 import fire
 import torch
+from monai import losses as monai_losses
 from monai.bundle import ConfigParser
+from monai.data import list_data_collate
 from monai.inferers import SlidingWindowInferer
 from monai.losses import DiceLoss
 from monai.networks.nets import SegResNet
 
 from benchmarks._machine import describe
-from benchmarks._timing import interleaved_medians, synchronize
+from benchmarks._timing import forward_backward, interleaved_medians, synchronize
+from scripts.losses import build_loss
+from scripts.losses._maps import batch_maps
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BRATS_VOLUME = (240, 240, 155)
@@ -53,9 +72,23 @@ ZOO = {
 }
 
 
-def bundle_config(config_file: str = "configs/train.json") -> ConfigParser:
+TASKS = {
+    "brats": ("configs/train.json",),
+    "kits19": ("configs/train.json", "configs/kits19_common.json", "configs/kits19.json"),
+}
+# the loader without maps and with the map transform the config appends for each kind (a loss of that kind)
+MAP_LOSSES = (
+    ("without maps (the default loss)", None),
+    ("+ SignedDistanced, signed (boundary, gdl_boundary)", "boundary"),
+    ("+ SignedDistanced, unsigned (hausdorff_dt, log_hausdorff_dt)", "hausdorff_dt"),
+    ("+ ConnectedComponentsd (blob)", "blob"),
+)
+
+
+def bundle_config(config_file: str | Sequence[str] = "configs/train.json") -> ConfigParser:
+    files = [config_file] if isinstance(config_file, str) else list(config_file)
     parser = ConfigParser()
-    parser.read_config(os.path.join(REPO, config_file))
+    parser.read_config([os.path.join(REPO, f) for f in files])
     return parser
 
 
@@ -89,12 +122,23 @@ def _batch(channels: int, out_channels: int, batch: int, patch: tuple, device: t
     return image.to(device), label.to(device)
 
 
-def train_step_timer(settings: dict, in_channels: int, out_channels: int, device: torch.device, amp: bool):
-    """(step closure, loss-only closure, voxels per batch)."""
+def train_step_timer(
+    settings: dict,
+    in_channels: int,
+    out_channels: int,
+    device: torch.device,
+    amp: bool,
+    data: tuple[torch.Tensor, torch.Tensor] | None = None,
+):
+    """(step closure, loss-only closure, voxels per batch); ``data``: ``(image, label)`` of a loader batch
+    instead of random ones."""
     net = settings["network"].to(device).train()
     loss_fn = settings["loss"]
     opt = torch.optim.Adam(net.parameters(), lr=1e-4)
-    image, label = _batch(in_channels, out_channels, settings["batch"], settings["patch"], device)
+    if data is None:
+        image, label = _batch(in_channels, out_channels, settings["batch"], settings["patch"], device)
+    else:
+        image, label = (t.as_tensor().to(device) if hasattr(t, "as_tensor") else t.to(device) for t in data)
     scaler = torch.amp.GradScaler(device.type, enabled=amp)
 
     def step() -> None:
@@ -134,15 +178,35 @@ def inference_timer(settings: dict, volume: tuple, in_channels: int, device: tor
     return infer
 
 
-def loader_timer(n_cases: int, shape: tuple, epochs: int, target: str = "DataLoader") -> tuple[float, float, int]:
+def synthetic_parser(
+    tmp: str, n_cases: int, shape: tuple | None, task: str = "brats", loss_name: str | None = None
+) -> ConfigParser:
+    """The bundle's training config of ``task`` on its built-in synthetic data under ``tmp`` (``shape``: the
+    cases' shape, ``None`` the config's), with ``--loss_name`` when given."""
+    parser = bundle_config(TASKS[task])
+    parser["bundle_root"] = tmp
+    parser["synthetic_num_cases"] = n_cases
+    if shape is not None:
+        parser["synthetic_shape"] = list(shape)
+    if loss_name is not None:
+        parser["loss_name"] = loss_name
+    return parser
+
+
+def loader_timer(
+    n_cases: int,
+    shape: tuple | None,
+    epochs: int,
+    target: str = "DataLoader",
+    task: str = "brats",
+    loss_name: str | None = None,
+) -> tuple[float, float, int]:
     """Build the bundle's cached training loader on a synthetic data set (time of the caching), then time
     ``epochs`` passes: seconds per batch. ``target``: the loader class, as a user overrides it on the command
-    line (``--train#dataloader#_target_ ThreadDataLoader``)."""
+    line (``--train#dataloader#_target_ ThreadDataLoader``); ``loss_name``: a map loss makes the config append its
+    map transform."""
     with tempfile.TemporaryDirectory() as tmp:
-        parser = bundle_config()
-        parser["bundle_root"] = tmp
-        parser["synthetic_num_cases"] = n_cases
-        parser["synthetic_shape"] = list(shape)
+        parser = synthetic_parser(tmp, n_cases, shape, task, loss_name)
         parser["train#dataloader#_target_"] = target
         start = time.perf_counter()
         loader = parser.get_parsed_content("train#dataloader")
@@ -152,6 +216,130 @@ def loader_timer(n_cases: int, shape: tuple, epochs: int, target: str = "DataLoa
             for _ in loader:
                 n_batches += 1
         return cache_s, (time.perf_counter() - start) / max(n_batches, 1), n_batches
+
+
+def map_transform_closures(parser: ConfigParser) -> tuple[dict, list]:
+    """The worker's work per training batch (one item of the cached data set: the random transforms, the
+    ``num_samples`` patches), without maps and with each kind's map transform appended as the config does
+    (closures, each over the cases in the same order); and one collated patch batch of the loader."""
+    dataset = parser.get_parsed_content("train#dataset")  # cached: the deterministic transforms, once
+    default_loss = parser["loss_name"]
+    fns = {}
+    for label, loss_name in MAP_LOSSES:
+        parser["loss_name"] = loss_name or default_loss
+        maps = parser.get_parsed_content("loss_map_transforms", lazy=False)
+        if loss_name is not None and not maps:
+            raise ValueError(f"the config adds no map transform for --loss_name {loss_name}.")
+        cases = itertools.cycle(range(len(dataset)))
+
+        def one_batch(maps=maps, cases=cases) -> list:
+            items = dataset[next(cases)]
+            items = items if isinstance(items, list) else [items]
+            for transform in maps:
+                items = [transform(item) for item in items]
+            return items
+
+        fns[label] = one_batch
+    parser["loss_name"] = default_loss
+    return fns, list_data_collate(dataset[0])
+
+
+def step_map_closures(label: torch.Tensor, softmax: bool, classes: int, compile: bool = True) -> dict:
+    """What a training step pays for maps that are not data, on the patch batch ``label`` (float; regions
+    ``(B, C, ...)`` for sigmoid, labels ``(B, 1, ...)`` for softmax): MONAI's map computation and losses (maps
+    inside), ours with the maps in the target, and our losses' own maps from a plain label."""
+    label = label.as_tensor() if hasattr(label, "as_tensor") else label
+    act = {"softmax": True, "to_onehot_y": True} if softmax else {"sigmoid": True}
+    onehot = torch.cat([label == k for k in range(classes)], 1).float() if softmax else label.float()
+    x = torch.randn(onehot.shape, generator=torch.Generator().manual_seed(0))
+    masks = onehot > 0.5
+    with_maps = {kind: torch.cat([label, batch_maps(masks, kind)], 1) for kind in ("signed", "unsigned")}
+    monai_boundary = monai_losses.BoundaryLoss(**act)
+    monai_hausdorff = monai_losses.HausdorffDTLoss(alpha=2.0, include_background=True, **act)
+
+    def hausdorff_target_fields() -> list:
+        return [monai_hausdorff.distance_field(onehot[:, [c]]) for c in range(onehot.shape[1])]
+
+    return {
+        "MONAI BoundaryLoss.compute_distance_map (the target's signed maps)": lambda: (
+            monai_boundary.compute_distance_map(onehot)
+        ),
+        "MONAI HausdorffDTLoss.distance_field of the target, per channel": hausdorff_target_fields,
+        "MONAI BoundaryLoss forward + backward (maps inside)": forward_backward(monai_boundary, x, label),
+        "ours boundary, maps in the target, forward + backward (compiled)": forward_backward(
+            build_loss("boundary", **act, maps_in_target=True, compile=compile), x, with_maps["signed"]
+        ),
+        "MONAI HausdorffDTLoss forward + backward (both maps inside)": forward_backward(monai_hausdorff, x, label),
+        "ours hausdorff_dt, maps in the target, forward + backward (compiled)": forward_backward(
+            build_loss("hausdorff_dt", **act, maps_in_target=True, compile=compile), x, with_maps["unsigned"]
+        ),
+        "ours, maps from a plain label: signed (MONAI's distance_transform_edt)": lambda: batch_maps(masks, "signed"),
+        "ours, maps from a plain label: components (torch labeller)": lambda: batch_maps(masks, "components"),
+    }
+
+
+@contextlib.contextmanager
+def _threads(n: int | None):
+    before = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def maps_tables(
+    task: str,
+    n_cases: int,
+    shape: tuple | None,
+    repeats: int,
+    loader_epochs: int = 2,
+    step: bool = True,
+    compile: bool = True,
+) -> str:
+    """The two tables of ``--maps`` for ``task`` (markdown)."""
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        parser = synthetic_parser(tmp, n_cases, shape, task)
+        ours = ours_settings(parser)
+        fns, batch = map_transform_closures(parser)
+        worker = interleaved_medians(fns, repeats, torch.device("cpu"), clock="cpu")
+        label = batch["label"]
+        softmax = bool(parser.get("loss").get("softmax", False))
+        steps = step_map_closures(label, softmax, ours["out_channels"], compile=compile)
+        if step:
+            data = (batch["image"], label)
+            train_step, _, _ = train_step_timer(
+                ours, ours["in_channels"], ours["out_channels"], torch.device("cpu"), False, data
+            )
+            steps["our training step (the config's network and default loss)"] = train_step
+        per_step = interleaved_medians(steps, repeats, torch.device("cpu"), clock="cpu")
+    cases = f"{n_cases} synthetic cases" + (f" {tuple(shape)}" if shape else "")
+    patches = f"{ours['batch']} patches {ours['patch']}"
+    loader_rows = {}
+    if loader_epochs:
+        for row_label, loss_name in MAP_LOSSES:
+            _, per_batch, n = loader_timer(n_cases, shape, loader_epochs, "DataLoader", task, loss_name)
+            loader_rows[row_label] = (per_batch, n)
+    out.append(
+        f"| {task} training loader ({cases}; a batch: {patches}, label {tuple(label.shape)}) | worker CPU ms per "
+        "batch | x without maps | DataLoader ms per batch (wall) |\n|---|---:|---:|---:|"
+    )
+    base = worker[MAP_LOSSES[0][0]]
+    for row_label, _ in MAP_LOSSES:
+        wall = loader_rows.get(row_label)
+        wall_cell = f"{1e3 * wall[0]:.0f} ({wall[1]} batches)" if wall else ""
+        out.append(f"| {row_label} | {1e3 * worker[row_label]:.0f} | {worker[row_label] / base:.2f} | {wall_cell} |")
+    step_key = next((k for k in per_step if k.startswith("our training step")), None)
+    out.append(
+        f"\n| {task}: per training step, on a loader batch (label {tuple(label.shape)}) | CPU ms | share of our "
+        "training step |\n|---|---:|---:|"
+    )
+    for row_label, t in per_step.items():
+        share = f"{t / per_step[step_key]:.1%}" if step_key and row_label != step_key else ""
+        out.append(f"| {row_label} | {1e3 * t:.0f} | {share} |")
+    return "\n".join(out)
 
 
 def _scaled(t: tuple, factor: float) -> tuple:
@@ -166,7 +354,15 @@ def main(
     infer: bool = True,
     loader: bool = False,
     amp: bool | None = None,
+    maps: bool = False,
+    kits: bool = False,
+    threads: int | None = None,
+    map_repeats: int = 10,
 ) -> None:
+    """``maps``: the map tables (CPU, one thread unless ``threads``); ``kits``: with the KiTS19 overlay's loader
+    too; ``threads``: torch's intra-op threads for the whole run (default: torch's)."""
+    if threads:
+        torch.set_num_threads(threads)
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     amp = dev.type == "cuda" if amp is None else amp
     repeats = repeats or (3 if quick else 2)
@@ -215,6 +411,14 @@ def main(
             t = interleaved_medians({"infer": run}, repeats, dev)["infer"]
             synchronize(dev)
             print(f"| {label} | {t:.1f} |", flush=True)
+    if maps:
+        with _threads(threads or 1):
+            n_cases, shape = (4, (48, 48, 32)) if quick else (12, (96, 96, 64))
+            print(f"\n# maps: torch threads {torch.get_num_threads()}, {map_repeats} repeats (median), cpu clock\n")
+            print(maps_tables("brats", n_cases, shape, map_repeats, loader_epochs=2), flush=True)
+            if kits:
+                print()
+                print(maps_tables("kits19", 4 if quick else 6, None, map_repeats, loader_epochs=2), flush=True)
     if loader:
         n_cases, shape = (4, (48, 48, 32)) if quick else (12, (96, 96, 64))
         print(f"\n| cached training loader ({n_cases} synthetic cases {shape}) | caching s | ms per batch |")

@@ -3,18 +3,24 @@
 Ratios to the floor use the floor's median over the whole run of each mode (``x_run_floor``): on a 2-core
 machine one comparison's own floor samples swing with the load.
 
+A record may hold the rows of several runs with the same settings (``merge``: a later run of some names, e.g.
+the losses added since, merged into the committed record): ``runs`` lists each run (date, machine and load,
+names) and each row names its run (``run``); a row's ratios are to its own run's floor.
+
 Usage::
 
     python -m benchmarks.report docs/benchmark_results/cpu_losses.json --figure docs/figures/bench_losses_cpu.png
+    python -m benchmarks.report merge docs/benchmark_results/cpu_losses.json new_run.json   # rows of new_run in
 """
 
 from __future__ import annotations
 
 import json
+import sys
 
 import fire
 
-from benchmarks.bench_losses import misses
+from benchmarks.bench_losses import MODES, REGION, TARGETS, misses
 
 HEADER = (
     "| loss | compiled ms | x floor | eager ms | x floor | counterpart | counterpart ms | compiled x MONAI | "
@@ -41,22 +47,118 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _compiled_floor(rows: list[dict]) -> float:
+    return sorted(r["floor_compiled_ms"] for r in rows)[len(rows) // 2]
+
+
+def _floors(rows: list[dict], runs: list[dict] | None) -> str:
+    if not runs:
+        return (
+            f"eager floor: median {rows[0]['run_floor_ms']:.1f} ms over the run; compiled floor: "
+            f"{_compiled_floor(rows):.1f} ms"
+        )
+    parts = []
+    for i in dict.fromkeys(r["run"] for r in rows):
+        mine = [r for r in rows if r["run"] == i]
+        parts.append(
+            f"run {i + 1}: eager floor median {mine[0]['run_floor_ms']:.1f} ms, compiled floor "
+            f"{_compiled_floor(mine):.1f} ms"
+        )
+    return "; ".join(parts)
+
+
+MAPS_NOTE = (
+    "Map losses ({names}): ours timed as the bundle runs them, with the maps precomputed in the target "
+    "(`maps_in_target=True`, by the bundle's map transforms: the data loader's work, timed apart); MONAI's classes "
+    'marked "maps per call" compute the target\'s maps inside every call, and their time includes it.'
+)
+
+
 def render(record: dict) -> str:
     """One section per mode: the run's floors, then the table."""
     shape = (record.get("batch", 2), 3, *record["spatial"])
-    out = [
-        f"Machine: {record['machine']}; torch {record.get('torch', '?')}; logits {shape}, {record['repeats']} "
-        f"repeats (median), {record.get('allocator', 'default')} allocator."
-    ]
+    settings = f"logits {shape}, {record['repeats']} repeats (median), {record.get('allocator', 'default')} allocator."
+    runs = record.get("runs")
+    if runs:
+        out = [f"Torch {record.get('torch', '?')}; {settings} Rows from {len(runs)} runs with these settings:\n"]
+        for i, run in enumerate(runs):
+            out.append(f"- run {i + 1} ({run['date']}; {', '.join(run['names'])}): {run['machine']}")
+    else:
+        out = [f"Machine: {record['machine']}; torch {record.get('torch', '?')}; {settings}"]
     for mode in dict.fromkeys(r["mode"] for r in record["rows"]):
         rows = [r for r in record["rows"] if r["mode"] == mode]
-        compiled_floor = sorted(r["floor_compiled_ms"] for r in rows)[len(rows) // 2]
-        out.append(
-            f"\n**{mode}** (eager floor: median {rows[0]['run_floor_ms']:.1f} ms over the run; compiled floor: "
-            f"{compiled_floor:.1f} ms)\n"
-        )
+        out.append(f"\n**{mode}** ({_floors(rows, runs)})\n")
         out.append(table(rows))
+        mapped = [r["loss"] for r in rows if r.get("maps")]
+        if mapped:
+            out.append("\n" + MAPS_NOTE.format(names=", ".join(mapped)))
     return "\n".join(out) + "\n"
+
+
+def _span(values: list[float], met: int) -> str:
+    if not values:
+        return "none"
+    return f"{min(values):.2f}-{max(values):.2f} ({met}/{len(values)} met)"
+
+
+def summary(record: dict, names: list[str] | None = None) -> str:
+    """The targets per mode: the range of each ratio and how many rows meet it (``names``: only those losses)."""
+    measured_memory = any(r.get("mem_compiled") is not None for r in record["rows"])
+    lines = [
+        "| mode | compiled region losses <= 1.0x floor | other compiled losses <= 3.0x floor | compiled <= 0.5x MONAI "
+        "| eager <= 1.5x MONAI | compiled memory <= 2.5x |",
+        "|---|---|---|---|---|---|",
+    ]
+    for mode in [m for m in MODES if any(r["mode"] == m for r in record["rows"])]:
+        rows = [r for r in record["rows"] if r["mode"] == mode and (names is None or r["loss"] in names)]
+        region = [r["x_run_floor"] for r in rows if r["loss"] in REGION]
+        other = [r["x_run_floor"] for r in rows if r["loss"] not in REGION]
+        ref = [r["x_ref"] for r in rows if r["x_ref"] is not None]
+        ref_eager = [r["x_ref_eager"] for r in rows if r["x_ref_eager"] is not None]
+        memory = [r["mem_compiled"] for r in rows if r.get("mem_compiled") is not None]
+        cells = [
+            _span(region, sum(v <= TARGETS["floor_region"] for v in region)),
+            _span(other, sum(v <= TARGETS["floor_other"] for v in other)),
+            _span(ref, sum(v <= TARGETS["ref_compiled"] for v in ref)),
+            _span(ref_eager, sum(v <= TARGETS["ref_eager"] for v in ref_eager)),
+            _span(memory, sum(v <= TARGETS["memory"] for v in memory))
+            if measured_memory
+            else f"not measured ({record.get('allocator', 'default')} allocator)",
+        ]
+        lines.append(f"| {mode} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def merge(record: dict, new: dict, base_date: str | None = None) -> dict:
+    """``record`` with the rows of ``new`` (a run with the same settings) added, replacing rows of the same mode
+    and loss; rows in catalogue order per mode. The first merge turns ``record`` into run 1 (``base_date``: its
+    date, when the record has none)."""
+    from scripts.losses import LOSSES
+
+    for key in ("torch", "batch", "spatial", "repeats", "clock", "allocator"):
+        if json.dumps(record.get(key)) != json.dumps(new.get(key)):  # the spatial shape: a list or a tuple
+            raise ValueError(f"runs differ in {key!r}: {record.get(key)!r} vs {new.get(key)!r}; not merged.")
+    out = {k: v for k, v in record.items() if k not in ("rows", "runs")}
+    runs = record.get("runs")
+    old_rows = [dict(r) for r in record["rows"]]
+    if not runs:
+        date = record.get("date") or base_date
+        if not date:
+            raise ValueError("the record has no date: pass base_date.")
+        names = list(dict.fromkeys(r["loss"] for r in old_rows))
+        runs = [{"date": date, "machine": record["machine"], "names": names}]
+        for r in old_rows:
+            r["run"] = 0
+    new_index = len(runs)
+    runs = [*runs, {"date": new["date"], "machine": new["machine"], "names": list(new["names"])}]
+    new_rows = [{**r, "run": new_index} for r in new["rows"]]
+    replaced = {(r["mode"], r["loss"]) for r in new_rows}
+    rows = [r for r in old_rows if (r["mode"], r["loss"]) not in replaced] + new_rows
+    order = {name: i for i, name in enumerate(LOSSES)}
+    modes = list(dict.fromkeys(r["mode"] for r in rows))
+    rows.sort(key=lambda r: (modes.index(r["mode"]), order.get(r["loss"], len(order))))
+    out.update(machine=f"{len(runs)} runs, see runs", runs=runs, rows=rows)
+    return out
 
 
 def figure(record: dict, path: str) -> None:
@@ -89,10 +191,24 @@ def figure(record: dict, path: str) -> None:
 def main(json_path: str, figure_path: str | None = None) -> None:
     with open(json_path) as f:
         record = json.load(f)
-    print(render(record), end="")
+    print(summary(record) + "\n" + render(record), end="")
     if figure_path:
         figure(record, figure_path)
 
 
+def merge_files(json_path: str, new_path: str, base_date: str | None = None) -> None:
+    """Merge the run ``new_path`` into ``json_path`` (rewritten)."""
+    with open(json_path) as f:
+        record = json.load(f)
+    with open(new_path) as f:
+        new = json.load(f)
+    merged = merge(record, new, base_date)
+    with open(json_path, "w") as f:
+        json.dump(merged, f, indent=1)
+
+
 if __name__ == "__main__":
-    fire.Fire(main)
+    if sys.argv[1:2] == ["merge"]:
+        fire.Fire(merge_files, sys.argv[2:])
+    else:
+        fire.Fire(main)

@@ -170,3 +170,109 @@ def test_allocator_regime_is_checked():
         set_regime("jemalloc")
     with pytest.raises(ValueError, match="allocator must be one of"):
         bench_losses.main(names=["dice"], size=8, repeats=1, allocator="cold")
+
+
+# ------------------------------------------------------------------------------------ issue 13: map losses, merge
+ISSUE13_WITH_MONAI = ("boundary", "gdl_boundary", "hausdorff_dt", "mcc", "generalized_wasserstein_dice")
+
+
+@pytest.mark.parametrize("mode", ["sigmoid", "softmax"])
+def test_counterparts_of_the_issue13_losses_compute_our_values(mode):
+    """Each MONAI counterpart is the same loss (the log-Hausdorff one takes its log after the mean: a different
+    value, the same work)."""
+    from benchmarks._counterparts import counterparts
+    from scripts.losses import build_loss
+
+    x, target = bench_losses.make_batch(mode, 2, (12, 12, 12), torch.device("cpu"))
+    flags = {"softmax": True, "to_onehot_y": True} if mode == "softmax" else {"sigmoid": True}
+    refs = counterparts(softmax=mode == "softmax")
+    for name in ISSUE13_WITH_MONAI:
+        ours = build_loss(name, **flags, compile=False)(x, target)
+        torch.testing.assert_close(ours.float(), refs[name][1](x, target).float(), rtol=1e-5, atol=1e-6)
+    assert "maps per call" in refs["boundary"][0] and "log after the mean" in refs["log_hausdorff_dt"][0]
+    assert not {"blob", "lovasz", "topk_ce"} & set(refs)
+
+
+@pytest.mark.parametrize("mode", ["sigmoid", "softmax"])
+def test_bench_target_with_maps_is_what_the_loader_hands_the_loss(mode):
+    from scripts.losses import build_loss
+
+    x, target = bench_losses.make_batch(mode, 2, (12, 12, 12), torch.device("cpu"))
+    flags = {"softmax": True, "to_onehot_y": True} if mode == "softmax" else {"sigmoid": True}
+    for name, kind in (("boundary", "signed"), ("hausdorff_dt", "unsigned"), ("blob", "components")):
+        mapped, seconds = bench_losses.with_maps(target, kind, 3 if mode == "softmax" else None)
+        assert mapped.shape[1] == target.shape[1] + 3 and seconds >= 0
+        torch.testing.assert_close(
+            build_loss(name, **flags, maps_in_target=True, compile=False)(x, mapped),
+            build_loss(name, **flags, compile=False)(x, target),
+        )
+
+
+def _record(rows, **over):
+    record = {
+        "machine": "cpu; load average 1.00, 1.00, 1.00", "torch": "2", "batch": 2, "spatial": [8, 8, 8],
+        "repeats": 5, "clock": "cpu", "allocator": "default", "rows": rows,
+    }  # fmt: skip
+    record.update(over)
+    return record
+
+
+def _full_row(mode, loss, floor=100.0, **over):
+    row = {
+        **_row(mode=mode, loss=loss, run_floor_ms=floor, x_run_floor=300.0 / floor),
+        "floor_compiled_ms": 40.0, "first_call_s": 1.0, "mem_eager": 3.0,
+    }  # fmt: skip
+    row.update(over)
+    return row
+
+
+def test_merge_adds_and_replaces_rows_in_catalogue_order_and_names_each_run():
+    old = _record([_full_row(m, n) for m in ("sigmoid", "softmax") for n in ("focal", "dice")])
+    new = _record(
+        [_full_row(m, n, floor=120.0, maps="signed" if n == "boundary" else None) for m in ("sigmoid", "softmax")
+         for n in ("boundary", "dice")],
+        date="2026-12-03 10:00 UTC", names=["boundary", "dice"], machine="cpu; load average 5.00, 5.00, 5.00",
+    )  # fmt: skip
+    merged = report.merge(old, new, base_date="2026-12-02")
+    assert [(r["mode"], r["loss"], r["run"]) for r in merged["rows"]] == [
+        ("sigmoid", "dice", 1), ("sigmoid", "focal", 0), ("sigmoid", "boundary", 1),
+        ("softmax", "dice", 1), ("softmax", "focal", 0), ("softmax", "boundary", 1),
+    ]  # fmt: skip
+    assert [run["date"] for run in merged["runs"]] == ["2026-12-02", "2026-12-03 10:00 UTC"]
+    assert merged["runs"][0]["names"] == ["focal", "dice"] and "5.00" in merged["runs"][1]["machine"]
+    text = report.render(merged)
+    assert "- run 1 (2026-12-02; focal, dice)" in text and "- run 2 (2026-12-03 10:00 UTC; boundary, dice)" in text
+    assert "run 1: eager floor median 100.0 ms" in text and "run 2: eager floor median 120.0 ms" in text
+    assert text.count("Map losses (boundary)") == 2 and "maps per call" in text
+    # merging a further run keeps the runs; a run with other settings is refused
+    again = report.merge(merged, {**new, "date": "2026-12-04", "rows": new["rows"][:1]})
+    assert len(again["runs"]) == 3 and len(again["rows"]) == 6
+    with pytest.raises(ValueError, match="runs differ in 'repeats'"):
+        report.merge(old, {**new, "repeats": 7}, base_date="2026-12-02")
+    with pytest.raises(ValueError, match="base_date"):
+        report.merge(old, new)
+
+
+def test_summary_counts_each_target_per_mode():
+    rows = [
+        _full_row("sigmoid", "dice", x_run_floor=0.8, x_ref=0.4, x_ref_eager=1.2, mem_compiled=1.0),
+        _full_row("sigmoid", "focal", x_run_floor=3.5, x_ref=0.6, x_ref_eager=1.4, mem_compiled=3.0),
+        _full_row("sigmoid", "lovasz", x_run_floor=2.0, ref=None, x_ref=None, x_ref_eager=None, mem_compiled=2.0),
+    ]
+    text = report.summary(_record(rows))
+    assert (
+        "| sigmoid | 0.80-0.80 (1/1 met) | 2.00-3.50 (1/2 met) | 0.40-0.60 (1/2 met) | 1.20-1.40 (2/2 met) | " in text
+    )
+    assert "1.00-3.00 (2/3 met) |" in text
+    assert "not measured (warm allocator)" in report.summary(_record([{**r, "mem_compiled": None} for r in rows],
+                                                                       allocator="warm"))  # fmt: skip
+    assert "| sigmoid | none | 2.00-2.00 (1/1 met) | none | none |" in report.summary(_record(rows), names=["lovasz"])
+
+
+def test_map_tables_of_bench_workflow_time_the_loaders_work_with_and_without_maps():
+    # a tiny data set, no worker processes (loader_epochs 0), the losses eager: the tables' rows, not speed
+    text = bench_workflow.maps_tables("brats", 2, (32, 32, 32), repeats=1, loader_epochs=0, step=False, compile=False)
+    for label, _ in bench_workflow.MAP_LOSSES:
+        assert f"| {label} |" in text
+    assert "| without maps (the default loss) |" in text and "| 1.00 |" in text
+    assert "MONAI BoundaryLoss.compute_distance_map" in text and "ours, maps from a plain label: components" in text

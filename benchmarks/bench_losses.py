@@ -234,30 +234,34 @@ def main(
     print(f"# logits ({shape}); {repeats} repeats, {clock} clock, {allocator} allocator\n")
     print(HEADER)
     rows = []
+
+    def save() -> None:  # after each mode: a run stopped early keeps the modes it finished
+        if json_out:
+            record = {
+                "machine": machine,
+                "date": date,
+                "load_end": os.getloadavg(),
+                "names": names,
+                "torch": torch.__version__,
+                "batch": batch,
+                "spatial": spatial,
+                "repeats": repeats,
+                "clock": clock,
+                "allocator": allocator,
+                "rows": rows,
+            }
+            with open(json_out, "w") as f:
+                json.dump(record, f, indent=1)
+
     for mode in modes:
         rows += bench_mode(mode, names, batch, spatial, repeats, dev, memory=memory, clock=clock)
         if dev.type == "cuda":
             rows += bench_mode(mode, names, batch, spatial, repeats, dev, amp=True, memory=memory, clock=clock)
+        save()
     print("\n# against the floor's median over the whole run of each mode:\n\n" + HEADER)
     for row in rows:
         print(format_row(row, "x_run_floor"))
     print(f"\n# load average at the end: {describe(dev).rsplit('load average ', 1)[1]}")
-    if json_out:
-        record = {
-            "machine": machine,
-            "date": date,
-            "load_end": os.getloadavg(),
-            "names": names,
-            "torch": torch.__version__,
-            "batch": batch,
-            "spatial": spatial,
-            "repeats": repeats,
-            "clock": clock,
-            "allocator": allocator,
-            "rows": rows,
-        }
-        with open(json_out, "w") as f:
-            json.dump(record, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -318,7 +318,7 @@ def maps_tables(
     cases = f"{n_cases} synthetic cases" + (f" {tuple(shape)}" if shape else "")
     patches = f"{ours['batch']} patches {ours['patch']}"
     loader_rows = {}
-    if loader_epochs:
+    if loader_epochs:  # the config's DataLoader (worker processes), its own cache per map transform
         for row_label, loss_name in MAP_LOSSES:
             _, per_batch, n = loader_timer(n_cases, shape, loader_epochs, "DataLoader", task, loss_name)
             loader_rows[row_label] = (per_batch, n)
@@ -418,7 +418,8 @@ def main(
             print(maps_tables("brats", n_cases, shape, map_repeats, loader_epochs=2), flush=True)
             if kits:
                 print()
-                print(maps_tables("kits19", 4 if quick else 6, None, map_repeats, loader_epochs=2), flush=True)
+                # the worker's work only: each DataLoader row would cache the resampled volumes again
+                print(maps_tables("kits19", 4 if quick else 6, None, map_repeats, loader_epochs=0), flush=True)
     if loader:
         n_cases, shape = (4, (48, 48, 32)) if quick else (12, (96, 96, 64))
         print(f"\n| cached training loader ({n_cases} synthetic cases {shape}) | caching s | ms per batch |")

@@ -82,7 +82,8 @@ def render(record: dict) -> str:
     if runs:
         out = [f"Torch {record.get('torch', '?')}; {settings} Rows from {len(runs)} runs with these settings:\n"]
         for i, run in enumerate(runs):
-            out.append(f"- run {i + 1} ({run['date']}; {', '.join(run['names'])}): {run['machine']}")
+            end = f"; at the end {run['load_end']}" if run.get("load_end") else ""
+            out.append(f"- run {i + 1} ({run['date']}; {', '.join(run['names'])}): {run['machine']}{end}")
     else:
         out = [f"Machine: {record['machine']}; torch {record.get('torch', '?')}; {settings}"]
     for mode in dict.fromkeys(r["mode"] for r in record["rows"]):
@@ -150,7 +151,10 @@ def merge(record: dict, new: dict, base_date: str | None = None) -> dict:
         for r in old_rows:
             r["run"] = 0
     new_index = len(runs)
-    runs = [*runs, {"date": new["date"], "machine": new["machine"], "names": list(new["names"])}]
+    run = {"date": new["date"], "machine": new["machine"], "names": list(new["names"])}
+    if new.get("load_end"):
+        run["load_end"] = ", ".join(f"{v:.2f}" for v in new["load_end"])
+    runs = [*runs, run]
     new_rows = [{**r, "run": new_index} for r in new["rows"]]
     replaced = {(r["mode"], r["loss"]) for r in new_rows}
     rows = [r for r in old_rows if (r["mode"], r["loss"]) not in replaced] + new_rows

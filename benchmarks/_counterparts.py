@@ -68,7 +68,10 @@ def counterparts(softmax: bool) -> dict[str, Counterpart]:
 
 def _issue13(softmax: bool, act: dict) -> dict[str, Counterpart]:
     """The losses of issue 13 that MONAI 1.6.1 has (none for ``blob``, ``lovasz``, ``topk_ce``)."""
+    from scripts.losses import build_loss
+
     gdl = ml.GeneralizedDiceLoss(**act)
+    background = build_loss("boundary", **act, compile=False).include_background  # the catalogue's choice per mode
     # the boundary term of gdl_boundary is over the foreground: softmax classes c >= 1, every sigmoid channel
     boundary_fg = ml.BoundaryLoss(include_background=not softmax, **act)
 
@@ -76,7 +79,7 @@ def _issue13(softmax: bool, act: dict) -> dict[str, Counterpart]:
         return alpha * gdl(x, target) + (1 - alpha) * boundary_fg(x, target)  # alpha 1: the maps still computed
 
     table: dict[str, Counterpart] = {
-        "boundary": ("monai BoundaryLoss (maps per call)", ml.BoundaryLoss(**act)),
+        "boundary": ("monai BoundaryLoss (maps per call)", ml.BoundaryLoss(include_background=background, **act)),
         "gdl_boundary": ("monai GeneralizedDiceLoss + BoundaryLoss (maps per call)", gdl_boundary),
         "hausdorff_dt": (
             "monai HausdorffDTLoss (maps per call)",

@@ -294,3 +294,18 @@ def test_the_bundle_factory():
     wrapped = deep_supervision_loss(dice, enabled=True, levels=3, weights=None)
     assert isinstance(wrapped, DeepSupervisionLoss) and wrapped.loss is dice and wrapped.levels == 3
     assert deep_supervision_loss(dice, True, 3, [0.6, 0.3, 0.1]).weights == (0.6, 0.3, 0.1)
+
+
+# ---------------------------------------------------------------------------------------------- compiled
+@pytest.mark.compiled
+@pytest.mark.parametrize("name, mode", [("asymmetric_unified_focal", "sigmoid"), ("boundary", "softmax")])
+def test_compiled_levels_equal_eager_without_falling_back(name, mode, recwarn):
+    """One loss instance serves every level (one compiled graph for level 0, one with dynamic shapes for the
+    others): the compiled values equal the eager ones and nothing falls back to eager."""
+    target = targets(mode)
+    ys = [torch.randn(2, 3, *(n // 2**i for n in SHAPE), generator=torch.Generator().manual_seed(i)) for i in range(3)]
+    compiled = DeepSupervisionLoss(build_loss(name, compile=True, **mode_kwargs(mode)), weights=(0.5, 0.3, 0.2))
+    eager = DeepSupervisionLoss(build_loss(name, compile=False, **mode_kwargs(mode)), weights=(0.5, 0.3, 0.2))
+    for _ in range(2):
+        torch.testing.assert_close(compiled(ys, target), eager(ys, target), rtol=1e-5, atol=1e-6)
+    assert not [w for w in recwarn if "torch.compile failed" in str(w.message)]

@@ -108,7 +108,7 @@ def decoder_levels(network: nn.Module) -> tuple[list[tuple[str, int]], object]:
     if isinstance(network, SegResNet):
         if not network.use_conv_final:
             raise ValueError("a SegResNet with use_conv_final=False has no segmentation output to supervise.")
-        convs = [m for m in network.conv_final.modules() if isinstance(m, nn.modules.conv._ConvNd)]
+        convs = [m for m in network.conv_final.modules() if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d))]
         out_channels = convs[-1].out_channels
         n = len(network.up_layers)
         decoder = [(f"up_layers.{n - 1 - level}", network.init_filters * 2**level) for level in range(n)]

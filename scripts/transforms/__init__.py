@@ -1,14 +1,17 @@
 """MONAI dictionary transforms the bundle's configs need beyond MONAI's own: label conventions to regions/classes
-and back, the case name that names each prediction file, and the distance / instance maps of the map losses."""
+and back, the case name that names each prediction file, the distance / instance maps of the map losses, and the
+full-resolution output of a deeply supervised network."""
 
 from .brats_regions import LabelToRegionsd, RegionsToLabeld, label_to_regions, regions_to_label
 from .case_names import CaseToMetad, case_name_formatter
+from .deep_supervision import FullResolutiond
 from .kits_labels import KiTSLabelsd, kits_labels
 from .maps import ConnectedComponentsd, RemoveMapsd, SignedDistanced, loss_map_channels, loss_map_transforms
 
 __all__ = [
     "CaseToMetad",
     "ConnectedComponentsd",
+    "FullResolutiond",
     "KiTSLabelsd",
     "LabelToRegionsd",
     "RegionsToLabeld",

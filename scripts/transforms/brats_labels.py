@@ -2,7 +2,7 @@
 
 The region mode (the default configs) trains three overlapping sigmoid channels TC, WT, ET
 (:mod:`scripts.transforms.brats_regions`). The label mode (``configs/brats_labels.json``) trains a softmax over four
-classes, in the order of the rows of the paper's label-distance matrix ``scripts.losses.BRATS_LABEL_DISTANCES``
+classes, in the order of the rows of the authors' label-distance matrix ``scripts.losses.BRATS_LABEL_DISTANCES``
 (Fidon et al., BrainLes 2017):
 
 =====  ==========================================  ===========  ===========  ===========  ==============

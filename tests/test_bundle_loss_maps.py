@@ -11,7 +11,7 @@ from bundle_runs import CONFIGS, META
 from ignite.engine import Engine, Events
 from monai.bundle import ConfigParser
 
-from scripts.loss_schedule import LossRebalanceHandler
+from scripts.handlers import LossRebalanceHandler
 from scripts.losses import build_loss, takes_maps
 from scripts.transforms import ConnectedComponentsd, RemoveMapsd, SignedDistanced
 

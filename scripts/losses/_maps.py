@@ -1,9 +1,10 @@
 """Maps computed from the target (distance and instance maps), and the base of the losses that take them.
 
 The maps are *data*: the bundle computes them on the data-loader workers with the MONAI transforms of
-:mod:`scripts.transforms.maps` (after the random crop) and hands them to the loss as extra label channels; a
-loss called from Python with a plain target computes them itself, eagerly, with the same functions here, and
-gives the same value. How the maps travel (``docs/losses.md``, "Maps"):
+``scripts.transforms.maps`` (after the random crop) and hands them to the loss as extra label channels; a loss
+called from Python with a plain target computes them itself, eagerly, with the functions here, and gives the
+same value (tested: the two sides are separate implementations, the losses depend on torch and MONAI only).
+How the maps travel (``docs/losses.md``, "Maps"):
 
 - a map loss built with ``maps_in_target=True`` takes ``target`` as ``cat([plain_target, maps], dim=1)``: the
   plain target (``(B, 1, ...)`` labels with ``to_onehot_y=True``, else ``(B, C, ...)``) followed by ``C`` map
@@ -11,18 +12,17 @@ gives the same value. How the maps travel (``docs/losses.md``, "Maps"):
 - with ``maps_in_target=False`` (the default) the target is plain and the loss computes the ``C`` maps from it.
 
 Every map is computed per sample and channel from the channel's mask ``g > 0.5`` (soft targets are thresholded
-at 0.5), with :func:`scipy.ndimage.distance_transform_edt` and :func:`scipy.ndimage.label`, in voxel units
-(``spacing=None``) or in the physical units of a voxel spacing.
+at 0.5), in voxel units: distances with MONAI's :func:`monai.transforms.utils.distance_transform_edt` (scipy on
+the CPU, cuCIM on a GPU where installed), components with :func:`components` (torch, on the target's device).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Callable, Sequence
 
-import numpy as np
 import torch
-from scipy import ndimage
+from monai.transforms.utils import distance_transform_edt
 
 from ._base import SegmentationLoss, plain_tensor
 from ._checks import LossInputError, check_values, value_stats
@@ -30,38 +30,28 @@ from ._checks import LossInputError, check_values, value_stats
 MAP_KINDS = ("signed", "unsigned", "components")
 
 
-def signed_distance(mask: np.ndarray, spacing: Sequence[float] | None = None) -> np.ndarray:
-    """Kervadec et al.'s signed distance to the boundary of ``mask`` (bool, any number of dims), float32:
-    ``d_out`` outside (the distance to the nearest foreground voxel), ``-(d_in - 1)`` inside (``d_in`` the
-    distance to the nearest background voxel; the ``- 1`` is one voxel in voxel units and stays ``1`` with a
-    spacing, as in the authors' code ``one_hot2dist``); all zeros for an empty or full mask (no boundary)."""
-    mask = np.asarray(mask, dtype=bool)
-    if not mask.any() or mask.all():
-        return np.zeros(mask.shape, np.float32)
-    d_out = ndimage.distance_transform_edt(~mask, sampling=spacing)
-    d_in = ndimage.distance_transform_edt(mask, sampling=spacing)
-    return np.where(mask, -(d_in - 1), d_out).astype(np.float32)
+def boundary_distances(masks: torch.Tensor, signed: bool) -> torch.Tensor:
+    """The distance maps of ``masks`` ``(N, *spatial)`` (bool), per channel, float32, voxel units.
 
-
-def unsigned_distance(mask: np.ndarray, spacing: Sequence[float] | None = None) -> np.ndarray:
-    """Karimi & Salcudean's distance to the boundary of ``mask``, float32: ``d_in`` inside, ``d_out`` outside
-    (as MONAI's ``HausdorffDTLoss.distance_field``); all zeros for an empty or full mask."""
-    mask = np.asarray(mask, dtype=bool)
-    if not mask.any() or mask.all():
-        return np.zeros(mask.shape, np.float32)
-    d_out = ndimage.distance_transform_edt(~mask, sampling=spacing)
-    d_in = ndimage.distance_transform_edt(mask, sampling=spacing)
-    return np.where(mask, d_in, d_out).astype(np.float32)
-
-
-def components(mask: np.ndarray, connectivity: int | None = None) -> np.ndarray:
-    """The connected components of ``mask`` numbered 1..n in scan order (0 background), float32. Two voxels
-    are neighbours when they differ by at most 1 in at most ``connectivity`` coordinates (``None``: all, i.e.
-    full connectivity: 26 neighbours in 3D, 8 in 2D; ``1``: faces only, 6 in 3D)."""
-    mask = np.asarray(mask, dtype=bool)
-    rank = max(mask.ndim, 1)
-    structure = ndimage.generate_binary_structure(rank, rank if connectivity is None else connectivity)
-    return ndimage.label(mask, structure=structure)[0].astype(np.float32)
+    ``signed=True``: Kervadec et al.'s map, ``d_out`` outside, ``-(d_in - 1)`` inside (the authors'
+    ``one_hot2dist``); ``signed=False``: Karimi & Salcudean's, ``d_in`` inside, ``d_out`` outside (MONAI's
+    ``HausdorffDTLoss.distance_field``). ``d_in``: from a foreground voxel to the nearest background voxel;
+    ``d_out``: from a background voxel to the nearest foreground voxel. An empty or full channel has no
+    boundary: all zeros."""
+    masks = masks.detach().bool()
+    if masks.numel() == 0:
+        return torch.zeros(masks.shape, dtype=torch.float32, device=masks.device)
+    if masks.ndim == 2:  # MONAI's transform takes 2 or 3 spatial dims; a singleton axis changes no distance
+        return boundary_distances(masks.unsqueeze(-1), signed).squeeze(-1)
+    if masks.ndim > 4:
+        raise ValueError(f"distance maps take 1 to 3 spatial dims, got {masks.ndim - 1}.")
+    d_in = torch.as_tensor(distance_transform_edt(masks), device=masks.device, dtype=torch.float32)
+    d_out = torch.as_tensor(distance_transform_edt(~masks), device=masks.device, dtype=torch.float32)
+    inside = -(d_in - 1) if signed else d_in
+    maps = torch.where(masks, inside, d_out)
+    spatial = tuple(range(1, masks.ndim))
+    has_boundary = masks.any(dim=spatial) & ~masks.all(dim=spatial)
+    return maps * has_boundary.view(-1, *[1] * len(spatial))
 
 
 def check_connectivity(connectivity: int | None, ndim: int | None = None) -> int | None:
@@ -74,31 +64,70 @@ def check_connectivity(connectivity: int | None, ndim: int | None = None) -> int
     return connectivity
 
 
-def map_function(kind: str, connectivity: int | None = None) -> Callable[[np.ndarray], np.ndarray]:
-    if kind == "signed":
-        return signed_distance
-    if kind == "unsigned":
-        return unsigned_distance
-    if kind == "components":
-        return lambda mask: components(mask, connectivity)
-    raise ValueError(f"map kind must be one of {MAP_KINDS}, got {kind!r}.")
+def _window_min(labels: torch.Tensor, axis: int, background: int) -> torch.Tensor:
+    """The least label among each voxel and its two neighbours along ``axis``."""
+    n = labels.shape[axis]
+    pad = labels.new_full(labels.shape[:axis] + (1,) + labels.shape[axis + 1 :], background)
+    padded = torch.cat([pad, labels, pad], dim=axis)
+    return torch.minimum(torch.minimum(padded.narrow(axis, 0, n), labels), padded.narrow(axis, 2, n))
 
 
-def channel_maps(masks: np.ndarray, kind: str, connectivity: int | None = None, spacing=None) -> np.ndarray:
-    """The ``kind`` map of every channel of ``masks`` ``(C, *spatial)`` (bool), float32 ``(C, *spatial)``."""
-    fn = map_function(kind, connectivity)
-    if kind != "components" and spacing is not None:
-        return np.stack([fn(m, spacing) for m in masks]) if len(masks) else np.zeros(masks.shape, np.float32)
-    return np.stack([fn(m) for m in masks]) if len(masks) else np.zeros(masks.shape, np.float32)
+def _neighbour_min(labels: torch.Tensor, reach: int, background: int) -> torch.Tensor:
+    """For every voxel of ``labels`` ``(N, *spatial)``, the least label among it and its neighbours (offsets of
+    at most 1 in at most ``reach`` coordinates): the least of the separable windows over every ``reach`` axes."""
+    out = labels
+    for axes in itertools.combinations(range(1, labels.ndim), reach):
+        window = labels
+        for axis in axes:
+            window = _window_min(window, axis, background)
+        out = torch.minimum(out, window)
+    return out
+
+
+@torch.no_grad()
+def components(masks: torch.Tensor, connectivity: int | None = None) -> torch.Tensor:
+    """The connected components of each channel of ``masks`` ``(N, *spatial)`` (bool), numbered ``1..n`` per
+    channel in scan order of their first voxel (0 background), float32 on the masks' device: the numbering of
+    :func:`scipy.ndimage.label`. Two voxels are neighbours when they differ by at most 1 in at most
+    ``connectivity`` coordinates (``None``: all, i.e. full connectivity, 26 neighbours in 3D; ``1``: faces).
+
+    Each voxel starts with its own index; the least index of a component spreads to its neighbours, and each
+    voxel jumps to the label of the voxel its label names (that voxel is in the same component), until nothing
+    changes: the label of a component is then the index of its first voxel."""
+    masks = masks.detach().bool()
+    n, spatial = masks.shape[0], masks.shape[1:]
+    rank = len(spatial)
+    reach = rank if connectivity is None else connectivity
+    size = math.prod(spatial)
+    background = size  # larger than every voxel index
+    index = torch.arange(size, device=masks.device, dtype=torch.int32).expand(n, size).reshape(masks.shape)
+    labels = torch.where(masks, index, background)
+    while True:
+        spread = torch.where(masks, _neighbour_min(labels, reach, background), background)
+        flat = spread.reshape(n, size)
+        named = flat.gather(1, flat.clamp(max=size - 1).long()).reshape(masks.shape)  # the label of the voxel named
+        jumped = torch.where(masks, named, background)
+        if torch.equal(jumped, labels):
+            break
+        labels = jumped
+    out = torch.zeros(masks.shape, dtype=torch.float32, device=masks.device)
+    for c in range(n):
+        if masks[c].any():
+            ids = torch.unique(labels[c][masks[c]], return_inverse=True)[1]
+            out[c][masks[c]] = ids.to(torch.float32) + 1
+    return out
 
 
 @torch.no_grad()
 def batch_maps(masks: torch.Tensor, kind: str, connectivity: int | None = None) -> torch.Tensor:
-    """The ``kind`` maps of a ``(B, C, *spatial)`` bool batch, per sample and channel, in voxel units: float32
-    on the masks' device (computed on the CPU with scipy)."""
-    array = masks.detach().cpu().numpy().astype(bool)
-    out = np.stack([channel_maps(sample, kind, connectivity) for sample in array])
-    return torch.from_numpy(out).to(masks.device)
+    """The ``kind`` maps (:data:`MAP_KINDS`) of a ``(B, C, *spatial)`` bool batch, per sample and channel, in
+    voxel units, float32 on the masks' device."""
+    if kind not in MAP_KINDS:
+        raise ValueError(f"map kind must be one of {MAP_KINDS}, got {kind!r}.")
+    flat = masks.reshape(-1, *masks.shape[2:])
+    if kind == "components":
+        return components(flat, connectivity).reshape(masks.shape)
+    return boundary_distances(flat, signed=kind == "signed").reshape(masks.shape)
 
 
 class MapLoss(SegmentationLoss):

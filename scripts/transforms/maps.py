@@ -2,8 +2,9 @@
 
 ``SignedDistanced`` (the boundary loss's signed distance, or the Hausdorff losses' unsigned distance) and
 ``ConnectedComponentsd`` (the blob loss's instance map) compute, per channel of a label, the map the map losses of
-:mod:`scripts.losses` take (the functions are :mod:`scripts.losses._maps`'s, so the loss computing the map itself
-from a plain label gives the same value). Run them last in the training transforms, after the random crop: the
+``scripts.losses`` take, with :func:`scipy.ndimage.distance_transform_edt` and :func:`scipy.ndimage.label`. The
+losses compute the same maps themselves from a plain label (their own implementation: transforms never import
+losses; the tests check that both agree). Run them last in the training transforms, after the random crop: the
 map is of the patch the network sees, and no interpolation touches it afterwards.
 
 By default the map channels are appended to the label (``cat([label, maps])``, float32), which is what a map
@@ -12,19 +13,38 @@ loss built with ``maps_in_target=True`` splits off again; ``output_key`` writes 
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Mapping, Sequence
 
 import numpy as np
 import torch
 from monai.config import KeysCollection
 from monai.data import MetaTensor
 from monai.transforms import MapTransform
-
-from scripts.losses._maps import channel_maps, check_connectivity
+from scipy import ndimage
 
 from ._labels import where
 
 UNITS = ("voxel", "physical")
+MAP_KINDS = ("signed", "unsigned", "components")
+
+
+def distance_map(mask: np.ndarray, signed: bool, spacing: Sequence[float] | None = None) -> np.ndarray:
+    """The distance map of ``mask`` (bool, any number of dims), float32: ``d_out`` outside (the distance to the
+    nearest foreground voxel), inside ``-(d_in - 1)`` when ``signed`` (Kervadec et al.'s ``one_hot2dist``; the
+    ``- 1`` stays 1 with a spacing, as in the authors' code) else ``d_in`` (Karimi & Salcudean; ``d_in`` the
+    distance to the nearest background voxel); all zeros for an empty or full mask (no boundary)."""
+    if not mask.any() or mask.all():
+        return np.zeros(mask.shape, np.float32)
+    d_out = ndimage.distance_transform_edt(~mask, sampling=spacing)
+    d_in = ndimage.distance_transform_edt(mask, sampling=spacing)
+    return np.where(mask, -(d_in - 1) if signed else d_in, d_out).astype(np.float32)
+
+
+def component_map(mask: np.ndarray, connectivity: int | None) -> np.ndarray:
+    """The connected components of ``mask`` numbered 1..n in scan order (0 background), float32; neighbours
+    differ by at most 1 in at most ``connectivity`` coordinates (``None``: all)."""
+    structure = ndimage.generate_binary_structure(mask.ndim, mask.ndim if connectivity is None else connectivity)
+    return ndimage.label(mask, structure=structure)[0].astype(np.float32)
 
 
 def label_masks(label, num_classes: int | None, case: object = None, key: object = None) -> np.ndarray:
@@ -141,7 +161,7 @@ class SignedDistanced(_MapTransformd):
             spacing = [float(s) for s in label.pixdim[: masks.ndim - 1]]
             if len(spacing) != masks.ndim - 1 or not all(np.isfinite(spacing)) or min(spacing) <= 0:
                 raise ValueError(f"voxel spacing {spacing}{where(case, key)} must be finite and > 0 per axis.")
-        return channel_maps(masks, "signed" if self.signed else "unsigned", spacing=spacing)
+        return np.stack([distance_map(m, self.signed, spacing) for m in masks]).astype(np.float32)
 
 
 class ConnectedComponentsd(_MapTransformd):
@@ -168,11 +188,19 @@ class ConnectedComponentsd(_MapTransformd):
         allow_missing_keys: bool = False,
     ) -> None:
         super().__init__(keys, num_classes, output_key, allow_missing_keys)
-        self.connectivity = check_connectivity(connectivity)
+        if connectivity is not None and (
+            isinstance(connectivity, bool) or not isinstance(connectivity, int) or connectivity < 1
+        ):
+            raise ValueError(f"connectivity must be None (full) or an integer >= 1, got {connectivity!r}.")
+        self.connectivity = connectivity
 
     def maps(self, label, masks: np.ndarray, case: object, key: Hashable) -> np.ndarray:
-        check_connectivity(self.connectivity, masks.ndim - 1)
-        return channel_maps(masks, "components", self.connectivity)
+        if self.connectivity is not None and self.connectivity > masks.ndim - 1:
+            raise ValueError(
+                f"connectivity must lie in [1, {masks.ndim - 1}] for {masks.ndim - 1} spatial dims, got "
+                f"{self.connectivity}{where(case, key)}."
+            )
+        return np.stack([component_map(m, self.connectivity) for m in masks]).astype(np.float32)
 
 
 class RemoveMapsd(MapTransform):
@@ -198,24 +226,22 @@ class RemoveMapsd(MapTransform):
         return d
 
 
-def loss_map_transforms(loss_name: str, num_classes: int | None = None, keys: KeysCollection = "label") -> list:
-    """The transforms that append the maps the catalogue loss ``loss_name`` takes (none for a loss without
-    maps): the bundle adds them at the end of the training transforms (after the random crop) and builds the
-    loss with ``maps_in_target=scripts.losses.takes_maps(loss_name)``. ``num_classes``: ``None`` for region /
-    one-hot labels (BraTS), the number of classes for a ``(1, *spatial)`` label map (KiTS19: 3)."""
-    from scripts.losses import map_kind
-
-    kind = map_kind(loss_name)
-    if kind is None:
+def loss_map_transforms(map_kind: str | None, num_classes: int | None = None, keys: KeysCollection = "label") -> list:
+    """The transforms that append the maps of kind ``map_kind`` (``"signed"``, ``"unsigned"``, ``"components"``;
+    ``None``: no maps, an empty list). The bundle gets the kind from the loss name
+    (``scripts.losses.map_kind(@loss_name)``), adds these at the end of the training transforms (after the random
+    crop) and builds the loss with ``maps_in_target``. ``num_classes``: ``None`` for region / one-hot labels
+    (BraTS), the number of classes for a ``(1, *spatial)`` label map (KiTS19: 3)."""
+    if map_kind is None:
         return []
-    if kind == "components":
+    if map_kind not in MAP_KINDS:
+        raise ValueError(f"map_kind must be None or one of {MAP_KINDS}, got {map_kind!r}.")
+    if map_kind == "components":
         return [ConnectedComponentsd(keys, num_classes=num_classes)]
-    return [SignedDistanced(keys, num_classes=num_classes, signed=kind == "signed")]
+    return [SignedDistanced(keys, num_classes=num_classes, signed=map_kind == "signed")]
 
 
-def loss_map_channels(loss_name: str, out_channels: int) -> int:
-    """The number of map channels the training label carries for ``loss_name``: ``out_channels`` (one map per
-    class or region) for a loss with maps, else 0."""
-    from scripts.losses import takes_maps
-
-    return int(out_channels) if takes_maps(loss_name) else 0
+def loss_map_channels(map_kind: str | None, out_channels: int) -> int:
+    """The number of map channels the training label carries: ``out_channels`` (one map per class or region)
+    for a loss with maps (``map_kind`` not ``None``), else 0."""
+    return 0 if map_kind is None else int(out_channels)

@@ -1,0 +1,62 @@
+"""The bundle's layers: ``scripts/losses`` imports the standard library, torch and MONAI only
+(a user can copy the package into any MONAI project); ``scripts/transforms`` and ``scripts/data`` never import the
+losses (the data pipeline does not depend on the training objective). Imports inside functions count too."""
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+LOSS_DEPENDENCIES = {"torch", "monai"}
+
+
+def imported_modules(source: str, package: str) -> list[str]:
+    """Absolute names of the modules ``source`` (a module of ``package``, e.g. ``scripts.transforms``) imports."""
+    names = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # relative: resolved against the package
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                names.append(".".join(base + ([node.module] if node.module else [])))
+            else:
+                names.append(node.module)
+    return names
+
+
+def foreign_loss_imports(source: str) -> list[str]:
+    return [
+        name
+        for name in imported_modules(source, "scripts.losses")
+        if not name.startswith("scripts.losses")
+        and name.split(".")[0] not in LOSS_DEPENDENCIES | set(sys.stdlib_module_names) | {"__future__"}
+    ]
+
+
+def loss_imports(source: str, package: str) -> list[str]:
+    return [name for name in imported_modules(source, package) if name.startswith("scripts.losses")]
+
+
+@pytest.mark.parametrize("path", sorted((SCRIPTS / "losses").rglob("*.py")), ids=lambda p: p.name)
+def test_losses_import_the_standard_library_torch_and_monai_only(path):
+    assert foreign_loss_imports(path.read_text()) == []
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted((SCRIPTS / "transforms").rglob("*.py")) + sorted((SCRIPTS / "data").rglob("*.py")),
+    ids=lambda p: f"{p.parent.name}/{p.name}",
+)
+def test_transforms_and_data_never_import_the_losses(path):
+    assert loss_imports(path.read_text(), f"scripts.{path.parent.name}") == []
+
+
+def test_the_checks_find_what_issue_13_first_had():
+    """The map transforms once imported the losses' map functions, and those used scipy directly."""
+    transform = "def f():\n    from scripts.losses._maps import channel_maps\nfrom ..losses import build_loss\n"
+    assert sorted(loss_imports(transform, "scripts.transforms")) == ["scripts.losses", "scripts.losses._maps"]
+    loss = "import numpy as np\nfrom scipy import ndimage\nfrom ._base import X\nimport torch.nn\nimport math\n"
+    assert foreign_loss_imports(loss) == ["numpy", "scipy"]

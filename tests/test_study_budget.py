@@ -4,7 +4,7 @@ sentences of the report from hand-made numbers, and the gdl_boundary alpha sched
 import pandas as pd
 import pytest
 
-from tools.study.budget import budget_section, verdict
+from tools.study.budget import budget_section, first_learning_epoch, verdict
 from tools.study.data import make_dataset
 from tools.study.grid import grid_groups, run_path
 from tools.study.presets import BudgetCheck, get_preset
@@ -123,3 +123,21 @@ def test_section_without_longer_runs_says_so():
         "",
         "No loss has both its 1x and its longer run in these results.",
     ]
+
+
+def test_first_learning_epoch_and_its_column():
+    budget = _budget([("bce", 1, 0.0, 0.0, 1.0), ("bce", 4, 0.31, 0.25, 0.0), ("focal", 1, 0.0, 0.0, 1.0),
+                      ("focal", 4, 0.0, 0.0, 1.0)])  # fmt: skip
+    rows = [("bce", 4, [0.0, 0.01, 0.2, 0.04]), ("focal", 4, [0.0, 0.0, 0.0, 0.049]), ("bce", 1, [0.0]),
+            ("focal", 1, [0.0])]  # fmt: skip
+    curves = pd.DataFrame(
+        [(f, loss, 0.001, 0, e, 1.0, v) for loss, f, vals in rows for e, v in enumerate(vals, 1)],
+        columns=["factor", "loss", "level", "seed", "epoch", "train_loss", "val_dice"],
+    )
+    assert first_learning_epoch(curves, LEARNABLE) == {
+        ("bce", 0, 1): None, ("bce", 0, 4): 3, ("focal", 0, 1): None, ("focal", 0, 4): None
+    }  # fmt: skip
+    text = "\n".join(budget_section(budget, LEARNABLE, curves))
+    assert "(the main budget is 1 epochs)" in text
+    assert "| fails at 1x, learns at 4x: budget | 3 |" in text
+    assert "| fails at 1x and at 4x: the loss | never (4 epochs) |" in text

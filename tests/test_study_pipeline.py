@@ -133,6 +133,17 @@ def test_budget_csv_pairs_the_main_and_the_long_runs(micro):
     assert short["dice"].to_dict() == results.loc[short.index, "dice"].to_dict()
 
 
+def test_budget_curves_hold_every_epoch_of_both_runs(micro):
+    curves = pd.read_csv(os.path.join(micro["results_dir"], "budget_curves.csv"))
+    assert list(curves.columns) == ["factor", "loss", "level", "seed", "epoch", "train_loss", "val_dice"]
+    for loss in ("dice", "asymmetric_unified_focal"):
+        for factor, name in ((1, f"{loss}__0.01__s0.json"), (4, f"{loss}__0.01__s0__x4.json")):
+            c = curves[(curves["loss"] == loss) & (curves["factor"] == factor)].sort_values("epoch")
+            rec = _run_record(micro, name)
+            assert c["epoch"].tolist() == list(range(1, len(rec["val_dice_per_epoch"]) + 1))
+            assert c["val_dice"].tolist() == pytest.approx(rec["val_dice_per_epoch"], rel=1e-5, abs=1e-9)
+
+
 def test_report_has_the_budget_table_with_verdicts_from_the_numbers(micro):
     text = open(os.path.join(micro["docs_dir"], "study.md"), encoding="utf-8").read()
     assert "## Budget check: 4x the iterations at foreground 1 %" in text
@@ -148,4 +159,7 @@ def test_report_has_the_budget_table_with_verdicts_from_the_numbers(micro):
             (True, False): "learns at 1x, fails at 4x",
         }[(d1 >= 0.05, d4 >= 0.05)]
         assert f"| {loss} | 0 | {d1:.3f} | {d4:.3f} | {r1:.3f} | {r4:.3f} |" in text
-        assert f"| {verdict} |" in text.split(f"| {loss} | 0 |")[1].splitlines()[0]
+        row = text.split(f"| {loss} | 0 |")[1].splitlines()[0]
+        val = _run_record(micro, f"{loss}__0.01__s0__x4.json")["val_dice_per_epoch"]
+        first = next((str(i) for i, v in enumerate(val, 1) if v >= 0.05), "never (8 epochs)")
+        assert row.endswith(f"| {verdict} | {first} |")

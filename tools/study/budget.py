@@ -57,6 +57,15 @@ def per_loss(both: pd.DataFrame, learnable: float) -> pd.DataFrame:
     return means
 
 
+def first_learning_epoch(curves: pd.DataFrame, learnable: float) -> dict[tuple[str, int, int], int | None]:
+    """Per (loss, seed, factor): the first epoch whose validation Dice reaches ``learnable`` (None: never)."""
+    out = {}
+    for (loss, seed, factor), c in curves.groupby(["loss", "seed", "factor"]):
+        reached = c.sort_values("epoch").query("val_dice >= @learnable")["epoch"]
+        out[(loss, int(seed), int(factor))] = int(reached.iloc[0]) if len(reached) else None
+    return out
+
+
 def _verb(verb: str, subjects) -> str:
     return verb + "s" if len(subjects) == 1 else verb
 
@@ -98,8 +107,10 @@ def _cell(value: float) -> str:
     return f"{value:.3f}"
 
 
-def budget_section(budget: pd.DataFrame, learnable: float) -> list[str]:
-    """The Markdown lines of the budget check: design sentence, table, a sentence per family, caveat."""
+def budget_section(budget: pd.DataFrame, learnable: float, curves: pd.DataFrame | None = None) -> list[str]:
+    """The Markdown lines of the budget check: design sentence, table, a sentence per family, caveat; with the
+    runs' ``curves``, the table also gives the first epoch of the longer run whose validation Dice reaches
+    ``learnable``."""
     both = paired(budget, learnable)
     if both.empty:
         return ["## Budget check", "", "No loss has both its 1x and its longer run in these results."]
@@ -109,6 +120,9 @@ def budget_section(budget: pd.DataFrame, learnable: float) -> list[str]:
     seeds = sorted(both["seed"].unique().tolist())
     iters_1x = sorted(both["iterations_1x"].unique().tolist())
     iters_fx = sorted(both["iterations_fx"].unique().tolist())
+    first = first_learning_epoch(curves, learnable) if curves is not None and not curves.empty else {}
+    epochs_fx = f"{int(curves['epoch'][curves['factor'] == factor].max())} epochs" if first else ""
+    epochs_1x = int(curves["epoch"][curves["factor"] == 1].max()) if first else 0
     lines = [
         f"## Budget check: {factor}x the iterations at foreground {level_label(level)}",
         "",
@@ -117,19 +131,34 @@ def budget_section(budget: pd.DataFrame, learnable: float) -> list[str]:
         "data and initial weights, and the 1x run's batches first, so a longer run continues the 1x run), "
         f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}; the 1x columns are the same seed's "
         f"run of the main grid. A run *learns the object* when its test Dice reaches {learnable}. Raw values: "
-        f"`budget.csv` in the results folder. Training time of the {factor}x runs: median "
+        f"`budget.csv` (curves: `budget_curves.csv`) in the results folder. Training time of the {factor}x runs: "
+        "median "
         f"{longer_runs['seconds'].median():.1f} s, total "
-        f"{longer_runs['seconds'].sum() / 60:.1f} min.",
+        f"{longer_runs['seconds'].sum() / 60:.1f} min."
+        + (
+            f" Last column: the first epoch of the {factor}x run whose validation Dice reaches {learnable} (the main "
+            f"budget is {epochs_1x} epochs)."
+            if first
+            else ""
+        ),  # fmt: skip
         "",
         f"| Loss | Seed | Dice 1x | Dice {factor}x | Recall 1x | Recall {factor}x | Empty predictions 1x | "
-        f"Empty predictions {factor}x | Verdict |",
-        "|---|---|---|---|---|---|---|---|---|",
+        f"Empty predictions {factor}x | Verdict |"
+        + (f" {factor}x: validation Dice ≥ {learnable} from epoch |" if first else ""),  # fmt: skip
+        "|---|---|---|---|---|---|---|---|---|" + ("---|" if first else ""),
     ]
     for _, row in both.sort_values(["dice_fx", "loss"], ascending=[False, True]).iterrows():
         cells = [_cell(row[k]) for k in ("dice_1x", "dice_fx", "recall_1x", "recall_fx", "empty_pred_1x",
                                           "empty_pred_fx")]  # fmt: skip
-        lines.append(f"| {row['loss']} | {row['seed']} | " + " | ".join(cells)
-                     + f" | {VERDICTS[row['verdict']].format(f=factor)} |")  # fmt: skip
+        line = (
+            f"| {row['loss']} | {row['seed']} | "
+            + " | ".join(cells)
+            + f" | {VERDICTS[row['verdict']].format(f=factor)} |"
+        )
+        if first:
+            epoch = first.get((row["loss"], int(row["seed"]), factor))
+            line += f" {epoch if epoch is not None else f'never ({epochs_fx})'} |"
+        lines.append(line)
     lines += ["", "Reading, per loss family:", ""]
     known = {n for members in FAMILIES.values() for n in members}
     families = dict(FAMILIES, other=tuple(sorted(set(both["loss"]) - known)))

@@ -3,8 +3,9 @@
 Each finished run is saved as ``<cache_dir>/runs/<loss>__<level>__s<seed>.json`` (the budget check's runs with
 ``factor`` x the iterations as ``...__s<seed>__x<factor>.json``); existing files are skipped. After the grid,
 :func:`consolidate` writes the per-run metrics (``results.csv``), per-epoch curves (``curves.csv``), the
-hard-case overlay slices (``overlays.json``) and the budget check (``budget.csv``: its runs next to the same
-seeds' runs of the main grid) into ``results_dir``: what ``report`` reads, small enough to commit.
+hard-case overlay slices (``overlays.json``) and the budget check (``budget.csv``, ``budget_curves.csv``: its
+runs next to the same seeds' runs of the main grid) into ``results_dir``: what ``report`` reads, small enough
+to commit.
 """
 
 from __future__ import annotations
@@ -112,7 +113,7 @@ def grid_groups(preset: Preset, cache_dir: str) -> list[tuple[Preset, float, int
             ]
             groups += [(longer, check.level, seed, missing[i : i + size], check.factor)
                        for i in range(0, len(missing), size)]  # fmt: skip
-    return sorted(groups, key=lambda g: len(g[3]) * g[4], reverse=True)
+    return sorted(groups, key=lambda g: (len(g[3]) * g[4], g[4]), reverse=True)  # ties: the long runs first
 
 
 def run_grid(preset: Preset, cache_dir: str) -> int:
@@ -137,7 +138,7 @@ def run_grid(preset: Preset, cache_dir: str) -> int:
 
 def consolidate(preset: Preset, cache_dir: str, results_dir: str) -> pd.DataFrame:
     """Write ``results.csv``, ``curves.csv``, ``overlays.json``, ``preset.json`` and, with a budget check,
-    ``budget.csv`` (:func:`budget_rows`) from the cached runs.
+    ``budget.csv`` and ``budget_curves.csv`` (:func:`budget_tables`) from the cached runs.
 
     Only the runs of ``preset``'s grid (and budget check) are included; missing ones are left out (a partial grid
     is reported as such by ``report``).
@@ -165,22 +166,25 @@ def consolidate(preset: Preset, cache_dir: str, results_dir: str) -> pd.DataFram
         raise FileNotFoundError(f"no run of this grid in {cache_dir!r} ({len(found)} other run files there).")
     results = pd.DataFrame(rows, columns=RESULT_COLUMNS)
     write_csv(os.path.join(results_dir, "results.csv"), results, float_format="%.6g")
-    budget_path = os.path.join(results_dir, "budget.csv")
+    budget_paths = [os.path.join(results_dir, name) for name in ("budget.csv", "budget_curves.csv")]
     if preset.budget_check is not None:
-        write_csv(budget_path, budget_rows(preset, cache_dir), float_format="%.6g")
-    elif os.path.isfile(budget_path):
-        os.remove(budget_path)  # a budget check of an earlier preset would be reported as this one's
+        for path, table in zip(budget_paths, budget_tables(preset, cache_dir)):
+            write_csv(path, table, float_format="%.6g")
+    else:  # a budget check of an earlier preset would be reported as this one's
+        for path in budget_paths:
+            if os.path.isfile(path):
+                os.remove(path)
     write_csv(os.path.join(results_dir, "curves.csv"), pd.DataFrame(curves, columns=CURVE_COLUMNS), float_format="%.6g")
     write_json(os.path.join(results_dir, "overlays.json"), overlays, indent=None, separators=(",", ":"))
     write_json(os.path.join(results_dir, "preset.json"), preset.as_dict(), indent=2)
     return results
 
 
-def budget_rows(preset: Preset, cache_dir: str) -> pd.DataFrame:
+def budget_tables(preset: Preset, cache_dir: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The budget check's runs (``factor`` = the check's factor) and the main grid's runs of the same level and
-    seeds (``factor`` 1), one row per cached run, with the iterations each run trained."""
+    seeds (``factor`` 1): one row per cached run with the iterations it trained, and their per-epoch curves."""
     check = preset.budget_check
-    rows = []
+    rows, curves = [], []
     for seed in check.seeds:
         for loss in preset.losses:
             for factor in (1, check.factor):
@@ -191,4 +195,7 @@ def budget_rows(preset: Preset, cache_dir: str) -> pd.DataFrame:
                     rec = json.load(f)
                 iterations = len(rec["train_loss_per_iteration"])  # what the run trained, not what was asked
                 rows.append({"factor": factor, "iterations": iterations, **{k: rec[k] for k in RESULT_COLUMNS}})
-    return pd.DataFrame(rows, columns=BUDGET_COLUMNS)
+                for epoch, (tl, vd) in enumerate(zip(rec["train_loss_per_epoch"], rec["val_dice_per_epoch"]), 1):
+                    curves.append({"factor": factor, "loss": loss, "level": check.level, "seed": seed,
+                                   "epoch": epoch, "train_loss": tl, "val_dice": vd})  # fmt: skip
+    return pd.DataFrame(rows, columns=BUDGET_COLUMNS), pd.DataFrame(curves, columns=["factor", *CURVE_COLUMNS])

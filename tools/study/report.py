@@ -251,7 +251,9 @@ def write_report(results_dir: str, docs_dir: str = "docs") -> str:
     md += _claims(stats, levels, informative)
     budget_path = os.path.join(results_dir, "budget.csv")
     if os.path.isfile(budget_path):
-        md += ["", *budget_section(pd.read_csv(budget_path), LEARNABLE_DICE)]
+        curves_path = os.path.join(results_dir, "budget_curves.csv")
+        budget_curves = pd.read_csv(curves_path) if os.path.isfile(curves_path) else None
+        md += ["", *budget_section(pd.read_csv(budget_path), LEARNABLE_DICE, budget_curves)]
     md += [
         "",
         "## Ranking found",

@@ -53,7 +53,7 @@ def test_brats_config_adds_the_map_transform_and_hands_the_maps_to_the_loss(loss
         torch.testing.assert_close(value, plain)
     value.backward()
     assert torch.isfinite(x.grad).all()
-    post = p.get_parsed_content("train#postprocessing").transforms[0]
+    post = p.get_parsed_content("train#postprocessing").transforms[1]  # after FullResolutiond
     assert isinstance(post, RemoveMapsd) and torch.equal(post({"label": label})["label"], regions)
 
 
@@ -76,7 +76,7 @@ def test_kits_overlay_maps_per_class_of_the_label_map():
     x = torch.randn(1, 3, 8, 8, 8)
     plain = build_loss("boundary", softmax=True, to_onehot_y=True, compile=False)(x, labels[None])
     torch.testing.assert_close(loss(x, target[None]), plain)
-    post = p.get_parsed_content("train#postprocessing").transforms[0]
+    post = p.get_parsed_content("train#postprocessing").transforms[1]  # after FullResolutiond
     assert isinstance(post, RemoveMapsd) and torch.equal(post({"label": target})["label"], labels.float())
     blob = parser("train.json", "kits19.json", loss_name="blob").get_parsed_content("loss_map_transforms")
     assert isinstance(blob[0], ConnectedComponentsd) and blob[0].num_classes == 3

@@ -128,7 +128,8 @@ def test_merges_with_multi_gpu_train_in_either_order(order):
     merged = ConfigParser(ConfigParser.load_config_files(config_files(*names)))
     assert merged["train#dataloader#sampler"] == "@train#sampler"
     assert merged["validate#dataloader#sampler"] == "@validate#sampler"
-    assert merged["network#_target_"] == "torch.nn.parallel.DistributedDataParallel"
+    # the network the trainer runs (with deep supervision heads when on) is the one DDP wraps
+    assert merged["train_network#_target_"] == "torch.nn.parallel.DistributedDataParallel"
     assert merged["network_def#_target_"] == "DynUNet" and merged["loss#softmax"] is True
     assert merged["train#random_transforms#1#_target_"] == "RandCropByLabelClassesd"
 

@@ -146,9 +146,11 @@ def test_every_name_runs_in_both_bundle_modes(name, mode, spatial):
         with pytest.raises(ValueError, match="'none'"):
             build_loss(name, **kwargs, reduction="none")
         return
-    per = build_loss(name, **kwargs, reduction="none")(x, target)
+    per_loss = build_loss(name, **kwargs, reduction="none")
+    per = per_loss(x, target)
     if name not in MONAI_BACKED:  # the drop-ins keep MONAI's shapes (tests/test_losses_monai_dropin.py)
-        assert torch.broadcast_shapes(per.shape, (2, 3)) == (2, 3), per.shape
+        kept = (2, 3 if per_loss.include_background else 2)  # boundary's softmax default: the foreground
+        assert torch.broadcast_shapes(per.shape, kept) == kept, per.shape
     assert float(per.mean()) == pytest.approx(float(value), rel=1e-5, abs=1e-7)
 
 
@@ -195,3 +197,12 @@ def test_cuda_fp16_autocast_over_65504_voxels(name, mode):
     value.backward()
     assert all(torch.isfinite(q.grad).all() for q in conv.parameters())
     torch.testing.assert_close(value, ref, rtol=1e-2, atol=1e-3)
+
+
+def test_boundary_takes_the_foreground_classes_in_softmax_mode_as_the_paper():
+    """Kervadec et al. apply the boundary term to the foreground (idc=[1]); sigmoid channels are all foreground."""
+    x, labels = torch.randn(2, 3, 6, 6), torch.randint(0, 3, (2, 1, 6, 6))
+    softmax = build_loss("boundary", softmax=True, to_onehot_y=True, reduction="none")
+    assert softmax.include_background is False and softmax(x, labels).shape == (2, 2)
+    assert build_loss("boundary", softmax=True, include_background=True).include_background is True
+    assert build_loss("boundary", sigmoid=True).include_background is True

@@ -205,3 +205,12 @@ def test_wasserstein_dice_bad_matrices_name_the_problem():
         GeneralizedWassersteinDiceLoss(BRATS_LABEL_DISTANCES, softmax=True, to_onehot_y=True)(x, labels)
     with pytest.raises(ValueError, match=r"in sigmoid mode each channel is a two-label problem"):
         GeneralizedWassersteinDiceLoss(1 - np.eye(3), sigmoid=True)(x, regions)
+
+
+def test_brats_label_distances_are_the_authors_four_label_matrix():
+    """Fidon & Shit's BraTS code (``BRATS_DIST_MATRIX``), written out here: background 1 from every tumour class,
+    core-oedema 0.6, core-enhancing 0.5, oedema-enhancing 0.7 (rows: background, core, oedema, enhancing)."""
+    bg, core, oedema, enhancing = range(4)
+    m = np.array(BRATS_LABEL_DISTANCES)
+    assert (m == m.T).all() and (np.diag(m) == 0).all() and (m[bg, 1:] == 1).all()
+    assert (m[core, oedema], m[core, enhancing], m[oedema, enhancing]) == (0.6, 0.5, 0.7)

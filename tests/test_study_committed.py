@@ -5,6 +5,7 @@ import os
 import pandas as pd
 
 from tools.study.__main__ import report
+from tools.study.presets import STUDY_LOSSES
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(REPO, "docs", "study_results", "cpu")
@@ -25,6 +26,20 @@ def test_committed_study_md_is_regenerated_from_committed_results(tmp_path):
 
 def test_committed_results_cover_the_required_grid():
     results = pd.read_csv(os.path.join(RESULTS, "results.csv"))
-    assert results["loss"].nunique() >= 12
+    assert set(results["loss"]) == set(STUDY_LOSSES) and len(STUDY_LOSSES) == 16
     assert sorted(results["level"].unique()) == [0.0001, 0.001, 0.01]
     assert (results.groupby(["loss", "level"]).size() >= 3).all()
+
+
+def test_committed_budget_check_covers_every_loss_at_1x_and_4x():
+    budget = pd.read_csv(os.path.join(RESULTS, "budget.csv"))
+    assert set(budget["level"]) == {0.001} and set(budget["seed"]) == {0}
+    for factor, iterations in ((1, 240), (4, 960)):
+        runs = budget[budget["factor"] == factor]
+        assert sorted(runs["loss"]) == sorted(STUDY_LOSSES) and set(runs["iterations"]) == {iterations}
+    curves = pd.read_csv(os.path.join(RESULTS, "budget_curves.csv"))
+    # 10 epochs of 24 iterations at 1x, 40 at 4x
+    assert curves.groupby(["loss", "factor"]).size().to_dict() == {(n, f): 10 * f for n in STUDY_LOSSES for f in (1, 4)}
+    main = pd.read_csv(os.path.join(RESULTS, "results.csv")).query("level == 0.001 and seed == 0").set_index("loss")
+    short = budget[budget["factor"] == 1].set_index("loss")
+    assert short["dice"].to_dict() == main.loc[short.index, "dice"].to_dict()

@@ -44,7 +44,8 @@ def test_run_writes_results_with_expected_columns(micro):
 def test_rerun_skips_finished_runs(micro):
     runs = os.path.join(micro["cache_dir"], "runs")
     before = {f: os.path.getmtime(os.path.join(runs, f)) for f in os.listdir(runs)}
-    assert len(before) == 2
+    assert sorted(before) == sorted(f"{loss}__0.01__s0{suffix}.json" for loss in ("dice", "asymmetric_unified_focal")
+                                    for suffix in ("", "__x4"))  # fmt: skip
     run(preset="micro", report=False, **micro)
     after = {f: os.path.getmtime(os.path.join(runs, f)) for f in os.listdir(runs)}
     assert after == before
@@ -98,3 +99,67 @@ def test_bad_preset_overrides(overrides, match):
         get_preset("cpu", **overrides)
     with pytest.raises(ValueError, match="gpu_huge"):
         get_preset("gpu_huge")
+
+
+def _run_record(micro, name):
+    with open(os.path.join(micro["cache_dir"], "runs", name), encoding="utf-8") as f:
+        return json.load(f)
+
+
+@pytest.mark.parametrize("loss", ["dice", "asymmetric_unified_focal"])
+def test_budget_runs_train_four_times_the_iterations_continuing_the_main_run(micro, loss):
+    short, longer = _run_record(micro, f"{loss}__0.01__s0.json"), _run_record(micro, f"{loss}__0.01__s0__x4.json")
+    # micro: 4 iterations, an epoch of 2; the budget check x4: 16 iterations, 8 validations
+    assert len(short["train_loss_per_iteration"]) == 4 and len(longer["train_loss_per_iteration"]) == 16
+    assert len(longer["val_dice_per_epoch"]) == 8 and len(longer["train_loss_per_epoch"]) == 8
+    # same data, initial weights and first batches: the long run's first 4 iterations are the short run
+    assert longer["train_loss_per_iteration"][:4] == pytest.approx(short["train_loss_per_iteration"], rel=1e-5)
+    assert longer["val_dice_per_epoch"][:2] == pytest.approx(short["val_dice_per_epoch"], abs=1e-6)
+
+
+def test_budget_csv_pairs_the_main_and_the_long_runs(micro):
+    budget = pd.read_csv(os.path.join(micro["results_dir"], "budget.csv"))
+    assert list(budget.columns) == ["factor", "iterations", *EXPECTED_COLUMNS]
+    assert sorted(zip(budget["loss"], budget["factor"], budget["iterations"])) == [
+        ("asymmetric_unified_focal", 1, 4), ("asymmetric_unified_focal", 4, 16), ("dice", 1, 4), ("dice", 4, 16),
+    ]  # fmt: skip
+    assert set(budget["level"]) == {0.01} and set(budget["seed"]) == {0}
+    for _, row in budget.iterrows():
+        rec = _run_record(micro, f"{row['loss']}__0.01__s0{'__x4' if row['factor'] == 4 else ''}.json")
+        for key in ("dice", "recall", "empty_pred", "train_dice", "last_val_dice"):
+            assert row[key] == pytest.approx(rec[key], rel=1e-5, abs=1e-9), (row["loss"], row["factor"], key)
+    results = pd.read_csv(os.path.join(micro["results_dir"], "results.csv")).set_index("loss")
+    short = budget[budget["factor"] == 1].set_index("loss")
+    assert short["dice"].to_dict() == results.loc[short.index, "dice"].to_dict()
+
+
+def test_budget_curves_hold_every_epoch_of_both_runs(micro):
+    curves = pd.read_csv(os.path.join(micro["results_dir"], "budget_curves.csv"))
+    assert list(curves.columns) == ["factor", "loss", "level", "seed", "epoch", "train_loss", "val_dice"]
+    for loss in ("dice", "asymmetric_unified_focal"):
+        for factor, name in ((1, f"{loss}__0.01__s0.json"), (4, f"{loss}__0.01__s0__x4.json")):
+            c = curves[(curves["loss"] == loss) & (curves["factor"] == factor)].sort_values("epoch")
+            rec = _run_record(micro, name)
+            assert c["epoch"].tolist() == list(range(1, len(rec["val_dice_per_epoch"]) + 1))
+            assert c["val_dice"].tolist() == pytest.approx(rec["val_dice_per_epoch"], rel=1e-5, abs=1e-9)
+
+
+def test_report_has_the_budget_table_with_verdicts_from_the_numbers(micro):
+    text = open(os.path.join(micro["docs_dir"], "study.md"), encoding="utf-8").read()
+    assert "## Budget check: 4x the iterations at foreground 1 %" in text
+    assert "(16 instead of 4;" in text and "one seed per loss" in text
+    budget = pd.read_csv(os.path.join(micro["results_dir"], "budget.csv"))
+    for loss, runs in budget.groupby("loss"):
+        d1, d4 = (float(runs.loc[runs["factor"] == f, "dice"].iloc[0]) for f in (1, 4))
+        r1, r4 = (float(runs.loc[runs["factor"] == f, "recall"].iloc[0]) for f in (1, 4))
+        verdict = {
+            (False, True): "fails at 1x, learns at 4x: budget",
+            (False, False): "fails at 1x and at 4x: the loss",
+            (True, True): "learns at 1x and at 4x",
+            (True, False): "learns at 1x, fails at 4x",
+        }[(d1 >= 0.05, d4 >= 0.05)]
+        assert f"| {loss} | 0 | {d1:.3f} | {d4:.3f} | {r1:.3f} | {r4:.3f} |" in text
+        row = text.split(f"| {loss} | 0 |")[1].splitlines()[0]
+        val = _run_record(micro, f"{loss}__0.01__s0__x4.json")["val_dice_per_epoch"]
+        first = next((str(i) for i, v in enumerate(val, 1) if v >= 0.05), "never (8 epochs)")
+        assert row.endswith(f"| {verdict} | {first} |")

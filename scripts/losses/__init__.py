@@ -13,6 +13,7 @@ from .boundary import BoundaryLoss
 from .catalogue import LOSSES, LossSpec, build_loss, map_kind, takes_maps
 from .combo import ComboLoss
 from .cross_entropy import CrossEntropyLoss
+from .deep_supervision import DeepSupervisionLoss, deep_supervision_loss, deep_supervision_weights, downsample_target
 from .dice import DiceLoss
 from .dice_ce import DiceCELoss
 from .dice_focal import DiceFocalLoss

@@ -19,11 +19,12 @@ class BoundaryLoss(MapLoss):
         loss = mean_x p_c(x) phi_c(x)
         phi_c = d_out outside the target, -(d_in - 1) inside, 0 for an empty or full channel
 
-    ``phi`` is :func:`scripts.losses._maps.signed_distance` of ``g_c > 0.5`` in voxel units (the bundle computes
-    it on the workers with :class:`scripts.transforms.SignedDistanced` and passes it with
+    ``phi`` is :func:`scripts.losses._maps.boundary_distances` (signed) of ``g_c > 0.5`` in voxel units (the
+    bundle computes it on the workers with :class:`scripts.transforms.SignedDistanced` and passes it with
     ``maps_in_target=True``). The loss is minimal (negative) when the prediction fills exactly the target.
     The paper applies it to the foreground classes only (``idc=[1]``): in softmax mode pass
-    ``include_background=False`` (as the bundle's KiTS config does); sigmoid channels are all foreground. It is
+    ``include_background=False`` (``build_loss("boundary", softmax=True)`` does, so the bundle's KiTS config
+    does); sigmoid channels are all foreground. It is
     used with a region loss (``gdl_boundary``); alone it may collapse to an empty prediction.
 
     Args:

@@ -51,13 +51,14 @@ ACTIVATION_KEYS = ("sigmoid", "softmax", "other_act")
 
 @dataclass(frozen=True)
 class LossSpec:
-    """A catalogue entry: the class, its paper's defaults, the citation, and whether the class is a drop-in for
-    MONAI's class of the same name."""
+    """A catalogue entry: the class, its paper's defaults (``softmax_defaults``: those that differ in softmax
+    mode), the citation, and whether the class is a drop-in for MONAI's class of the same name."""
 
     cls: type[_Loss]
     paper: str
     defaults: dict[str, Any] = field(default_factory=dict)
     monai: bool = False
+    softmax_defaults: dict[str, Any] = field(default_factory=dict)
 
 
 LOSSES: dict[str, LossSpec] = {
@@ -116,7 +117,10 @@ LOSSES: dict[str, LossSpec] = {
     ),
     # --- losses for the hardest imbalance (issue 13); the map losses take their maps from the target, or as
     # extra target channels with maps_in_target=True (docs/losses.md, "Maps") ---
-    "boundary": LossSpec(BoundaryLoss, "Kervadec et al., MIDL 2019 / MedIA 2021"),
+    # the boundary term of the foreground classes only (the authors' idc=[1]): every sigmoid channel is foreground
+    "boundary": LossSpec(
+        BoundaryLoss, "Kervadec et al., MIDL 2019 / MedIA 2021", softmax_defaults={"include_background": False}
+    ),
     "gdl_boundary": LossSpec(
         GDLBoundaryLoss, "Kervadec et al., MIDL 2019 (GDL + boundary, alpha rebalanced per epoch)", {"alpha": 1.0}
     ),
@@ -163,6 +167,8 @@ def build_loss(name: str, **overrides: Any) -> _Loss:
     if any(key in overrides for key in ACTIVATION_KEYS):
         for key in ACTIVATION_KEYS:
             kwargs.pop(key, None)
+    if overrides.get("softmax"):
+        kwargs.update(spec.softmax_defaults)
     kwargs.update(overrides)
     params = inspect.signature(spec.cls).parameters
     if "maps_in_target" not in params and kwargs.get("maps_in_target", None) is False:

@@ -20,7 +20,7 @@ class HausdorffDTLoss(MapLoss):
         loss = mean_x (p - g)^2 (d_p^alpha + d_g^alpha),   alpha = 2
 
     ``d_g`` is the distance of each voxel to the target's boundary (``d_in`` inside, ``d_out`` outside, 0 for an
-    empty or full channel: :func:`scripts.losses._maps.unsigned_distance` of ``g > 0.5``, voxel units; the
+    empty or full channel: :func:`scripts.losses._maps.boundary_distances` (unsigned) of ``g > 0.5``, voxel units; the
     bundle computes it on the workers with ``SignedDistanced(signed=False)`` and passes it with
     ``maps_in_target=True``). ``d_p`` is the same of the prediction ``p > 0.5``, computed every step from the
     detached prediction (it is not differentiated, as in the paper and MONAI). Equal to MONAI 1.6.1's

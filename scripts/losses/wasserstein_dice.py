@@ -8,13 +8,16 @@ import torch
 
 from ._base import SegmentationLoss
 
-# Fidon et al. 2017, section 3.2 (as MONAI's GeneralizedWassersteinDiceLoss docstring): the distances between
-# the BraTS labels background, necrotic and non-enhancing core, oedema, enhancing core.
+# The distances between the four BraTS labels background, necrotic and non-enhancing core, oedema, enhancing
+# core, as the first author's BraTS code (Fidon & Shit 2021, ``BRATS_DIST_MATRIX``): dist(core, oedema) = 0.6,
+# dist(core, enhancing) = 0.5, dist(oedema, enhancing) = 0.7, background 1 from every tumour class. The 2017
+# paper's matrix is for the five BraTS 2015 labels (necrotic and non-enhancing core apart); this is its
+# four-label form by the same author.
 BRATS_LABEL_DISTANCES = (
     (0.0, 1.0, 1.0, 1.0),
-    (1.0, 0.0, 0.6, 0.2),
-    (1.0, 0.6, 0.0, 0.5),
-    (1.0, 0.2, 0.5, 0.0),
+    (1.0, 0.0, 0.6, 0.5),
+    (1.0, 0.6, 0.0, 0.7),
+    (1.0, 0.5, 0.7, 0.0),
 )
 
 
@@ -51,7 +54,7 @@ class GeneralizedWassersteinDiceLoss(SegmentationLoss):
 
     Equal to MONAI 1.6.1's ``GeneralizedWassersteinDiceLoss(weighting_mode="default")`` on one-hot targets
     (tested); soft targets mix the rows of ``M``. ``dist_matrix=None`` takes ``M = 1 - I`` (all classes equally
-    far); :data:`BRATS_LABEL_DISTANCES` is the paper's matrix for the four BraTS labels (background, necrotic
+    far); :data:`BRATS_LABEL_DISTANCES` is the authors' matrix for the four BraTS labels (background, necrotic
     core, oedema, enhancing), for a softmax over those labels.
 
     Sigmoid mode (overlapping regions, e.g. the bundle's BraTS TC / WT / ET) is not the paper's: every channel

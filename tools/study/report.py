@@ -17,6 +17,7 @@ import pandas as pd
 
 from scripts.files import write_text
 
+from .budget import budget_section
 from .figures import bar_chart, curves_figure, level_label, overlay_figure
 
 UNIFIED = ("asymmetric_unified_focal", "symmetric_unified_focal")
@@ -130,6 +131,29 @@ def _claims(stats: pd.DataFrame, levels: list[float], informative: list[float]) 
     return out
 
 
+def _schedule_line(preset: dict) -> list[str]:
+    """The design note on ``gdl_boundary``'s alpha schedule over this preset's epochs (none without the loss)."""
+    if "gdl_boundary" not in preset["losses"]:
+        return []
+    from scripts.losses import rebalanced_alpha
+
+    def last_alpha(iterations: int) -> float:
+        return rebalanced_alpha(math.ceil(iterations / preset["iterations_per_epoch"]) - 1)
+
+    check = preset.get("budget_check")
+    longer = (
+        f" ({last_alpha(preset['iterations'] * check['factor']):.2f} in the budget check's last epoch)" if check else ""
+    )
+    return [
+        "- `gdl_boundary` (alpha GDL + (1 − alpha) boundary) follows the paper's rebalancing schedule as the "
+        "bundle's handler does: at the start of every epoch alpha = `rebalanced_alpha(epoch)` (0-based epoch), "
+        f"1.0 in the first epoch, {last_alpha(preset['iterations']):.2f} in the last{longer}. The paper's schedule "
+        "is per epoch of a long training (0.01 less per epoch down to 0.01); the study's budget keeps "
+        "`gdl_boundary` close to the generalised Dice loss. The map losses (`gdl_boundary`, `blob`) get the plain "
+        "label and compute their maps (signed distance, connected components) themselves.",
+    ]
+
+
 def write_report(results_dir: str, docs_dir: str = "docs") -> str:
     """Write ``<docs_dir>/study.md`` and its three figures from ``results_dir``; returns the Markdown path.
 
@@ -185,6 +209,7 @@ def write_report(results_dir: str, docs_dir: str = "docs") -> str:
         "- Metrics of the rare class per test volume, then mean over volumes: Dice, HD95 in voxels (no overlap: "
         "the volume diagonal), precision (undefined for an empty prediction: left out), recall. Over-fitting "
         "indicators: train − test Dice after training, and best − last validation Dice.",
+        *_schedule_line(preset),
         f"- Runs in these results: {len(results)} of {expected} "
         f"({len(losses)} losses x {len(levels)} levels x seeds {sorted(results['seed'].unique().tolist())})"
         + ("." if len(results) == expected else " - **partial grid**: the missing runs did not finish in time."),
@@ -224,6 +249,11 @@ def write_report(results_dir: str, docs_dir: str = "docs") -> str:
             "",
         ]
     md += _claims(stats, levels, informative)
+    budget_path = os.path.join(results_dir, "budget.csv")
+    if os.path.isfile(budget_path):
+        curves_path = os.path.join(results_dir, "budget_curves.csv")
+        budget_curves = pd.read_csv(curves_path) if os.path.isfile(curves_path) else None
+        md += ["", *budget_section(pd.read_csv(budget_path), LEARNABLE_DICE, budget_curves)]
     md += [
         "",
         "## Ranking found",

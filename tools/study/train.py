@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from monai.networks.nets import UNet
 
-from scripts.losses import build_loss
+from scripts.losses import GDLBoundaryLoss, build_loss, rebalanced_alpha
 
 from .metrics import rare_class_metrics
 from .presets import Preset
@@ -95,7 +95,12 @@ def train_one(preset: Preset, loss_name: str, level: float, seed: int, data: dic
     order = np.random.default_rng(seed).integers(0, len(x_train), size=(preset.iterations, preset.batch_size))
     train_loss, val_dice = [], []
     start = time.perf_counter()
+    alphas = []
     for it in range(preset.iterations):
+        if it % preset.iterations_per_epoch == 0 and isinstance(loss_fn, GDLBoundaryLoss):
+            # the bundle's LossRebalanceHandler: alpha of the 0-based epoch at the start of every epoch
+            loss_fn.alpha = rebalanced_alpha(it // preset.iterations_per_epoch)
+            alphas.append(loss_fn.alpha)
         idx = order[it]
         x = torch.from_numpy(x_train[idx]).to(device)
         y = torch.from_numpy(y_train[idx].astype(np.float32)).to(device)
@@ -130,6 +135,7 @@ def train_one(preset: Preset, loss_name: str, level: float, seed: int, data: dic
         "best_epoch": int(np.nanargmax(val_dice)) + 1,
         "last_val_dice": float(val_dice[-1]),
         "seconds": seconds,
+        "alpha_per_epoch": alphas,
         "train_loss_per_iteration": train_loss,
         "train_loss_per_epoch": epoch_loss,
         "val_dice_per_epoch": val_dice,

@@ -254,7 +254,8 @@ def step_map_closures(label: torch.Tensor, softmax: bool, classes: int, compile:
     x = torch.randn(onehot.shape, generator=torch.Generator().manual_seed(0))
     masks = onehot > 0.5
     with_maps = {kind: torch.cat([label, batch_maps(masks, kind)], 1) for kind in ("signed", "unsigned")}
-    monai_boundary = monai_losses.BoundaryLoss(**act)
+    ours_boundary = build_loss("boundary", **act, maps_in_target=True, compile=compile)
+    monai_boundary = monai_losses.BoundaryLoss(include_background=ours_boundary.include_background, **act)
     monai_hausdorff = monai_losses.HausdorffDTLoss(alpha=2.0, include_background=True, **act)
 
     def hausdorff_target_fields() -> list:
@@ -267,7 +268,7 @@ def step_map_closures(label: torch.Tensor, softmax: bool, classes: int, compile:
         "MONAI HausdorffDTLoss.distance_field of the target, per channel": hausdorff_target_fields,
         "MONAI BoundaryLoss forward + backward (maps inside)": forward_backward(monai_boundary, x, label),
         "ours boundary, maps in the target, forward + backward (compiled)": forward_backward(
-            build_loss("boundary", **act, maps_in_target=True, compile=compile), x, with_maps["signed"]
+            ours_boundary, x, with_maps["signed"]
         ),
         "MONAI HausdorffDTLoss forward + backward (both maps inside)": forward_backward(monai_hausdorff, x, label),
         "ours hausdorff_dt, maps in the target, forward + backward (compiled)": forward_backward(

@@ -162,13 +162,13 @@ class MapLoss(SegmentationLoss):
         return target[:, :n_plain], target[:, n_plain:]
 
     def check_maps(self, maps: torch.Tensor) -> None:
-        lo, hi = (float(v) for v in torch.aminmax(maps.detach().double()))
+        lo, hi = (float(v) for v in torch.aminmax(maps.detach()))  # no full-size copy of the maps
         if not (math.isfinite(lo) and math.isfinite(hi)):
             raise LossInputError(f"the {self.map_kind} maps of the target contain NaN or infinite values.")
         if self.map_kind == "unsigned" and lo < 0:
             raise LossInputError(f"unsigned distance maps must be >= 0, got values down to {lo:g}.")
         if self.map_kind == "components":
-            if lo < 0 or not torch.equal(maps, maps.round()):
+            if lo < 0 or bool(torch.frac(maps.detach()).any()):
                 raise LossInputError("component maps must hold whole numbers >= 0 (0 background, 1..n components).")
 
     def target_maps(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from monai.bundle import ConfigWorkflow
+from monai.bundle import ConfigParser, ConfigWorkflow
 from slow_marking import slow_helper
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -36,6 +36,18 @@ TINY_TRAIN = {
 
 def config_files(*names: str) -> list[str]:
     return [str(CONFIGS / n) for n in names]
+
+
+def eager_config(*names: str, **ids: object) -> ConfigParser:
+    """The configs ``names`` merged, with ``metadata.json`` and ``ids`` set, the loss eager (for tests that check the
+    wiring, not the compiler); nothing is run."""
+    p = ConfigParser()
+    p.read_config(config_files(*names))
+    p.read_meta(META)
+    p["loss_compile"] = False
+    for key, value in ids.items():
+        p[key] = value
+    return p
 
 
 def cli_args(overrides: Mapping[str, object]) -> list[str]:

@@ -13,8 +13,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 import torch
-from bundle_runs import CONFIGS, META, TINY_NET, TINY_TRAIN, run_bundle
-from monai.bundle import ConfigParser
+from bundle_runs import TINY_NET, TINY_TRAIN, eager_config, run_bundle
 
 from scripts.data.label_conventions import CONVENTIONS
 from scripts.losses import BRATS_LABEL_DISTANCES, LOSSES, GeneralizedWassersteinDiceLoss, build_loss, takes_maps
@@ -34,16 +33,6 @@ INFERENCE = ("inference.json", "brats_labels_inference.json")
 WASSERSTEIN = "generalized_wasserstein_dice"
 
 
-def parser(*names: str, **ids) -> ConfigParser:
-    p = ConfigParser()
-    p.read_config([str(CONFIGS / n) for n in names])
-    p.read_meta(META)
-    p["loss_compile"] = False  # eager: these tests check the wiring, not the compiler
-    for key, value in ids.items():
-        p[key] = value
-    return p
-
-
 def one_hot_logits(classes: torch.Tensor, n: int = 4, scale: float = 20.0) -> torch.Tensor:
     """``(*spatial)`` class indices -> ``(n, *spatial)`` logits whose softmax is (almost) that one-hot map."""
     return torch.nn.functional.one_hot(classes.long(), n).movedim(-1, 0).float() * scale
@@ -53,7 +42,7 @@ def one_hot_logits(classes: torch.Tensor, n: int = 4, scale: float = 20.0) -> to
 
 
 def test_the_overlays_set_four_softmax_channels_and_keep_the_region_metrics():
-    train, infer = parser(*TRAIN), parser(*INFERENCE)
+    train, infer = eager_config(*TRAIN), eager_config(*INFERENCE)
     assert train["out_channels"] == infer["out_channels"] == len(BRATS_CLASSES) == 4
     assert train["region_names"] == ["tc", "wt", "et"]
     assert train["key_metric_name"] == "val_mean_dice"
@@ -61,7 +50,7 @@ def test_the_overlays_set_four_softmax_channels_and_keep_the_region_metrics():
     assert net(torch.zeros(1, 4, 16, 16, 16)).shape == (1, 4, 16, 16, 16)
     # the overlays only add ids to the configs they are merged over: nothing of the region mode is left behind
     for names in (TRAIN, EVALUATE):
-        p = parser(*names)
+        p = eager_config(*names)
         assert (
             p["train#deterministic_transforms"] == "$@load_transforms + @class_label_transforms + @intensity_transforms"
         )
@@ -89,7 +78,7 @@ def test_the_channels_are_the_rows_of_the_paper_matrix():
 
 
 def test_the_config_builds_the_wasserstein_dice_loss_with_the_paper_matrix_and_softmax():
-    loss = parser(*TRAIN, loss_name=WASSERSTEIN).get_parsed_content("loss")
+    loss = eager_config(*TRAIN, loss_name=WASSERSTEIN).get_parsed_content("loss")
     assert isinstance(loss, GeneralizedWassersteinDiceLoss)
     assert loss.softmax and not loss.sigmoid and loss.to_onehot_y
     torch.testing.assert_close(loss.dist_matrix, torch.tensor(BRATS_LABEL_DISTANCES, dtype=torch.float64))
@@ -106,7 +95,7 @@ def test_a_confusion_costs_its_matrix_entry(predicted):
     """All N voxels NCR (class 1), half of them predicted as class ``predicted``: the Wasserstein error of those is
     ``M = M[1, predicted]``, 0 elsewhere, so TP = N/2 + N/2 (1 - M), sum W = N/2 M and the loss
     sum W / (2 TP + sum W) = M / (4 - M): the channels are read in the matrix's order."""
-    loss = parser(*TRAIN, loss_name=WASSERSTEIN).get_parsed_content("loss")
+    loss = eager_config(*TRAIN, loss_name=WASSERSTEIN).get_parsed_content("loss")
     target = torch.ones(1, 1, 4, 4, 4)
     classes = torch.ones(4, 4, 4, dtype=torch.long)
     classes[:2] = predicted
@@ -117,7 +106,7 @@ def test_a_confusion_costs_its_matrix_entry(predicted):
 
 @pytest.mark.parametrize("name", sorted(LOSSES))
 def test_every_catalogue_loss_trains_in_label_mode(name):
-    p = parser(*TRAIN, loss_name=name)
+    p = eager_config(*TRAIN, loss_name=name)
     loss = p.get_parsed_content("loss")
     assert getattr(loss, "softmax", True), name  # MONAI's FocalLoss keeps use_softmax instead
     assert getattr(loss, "use_softmax", True), name
@@ -197,7 +186,7 @@ def test_bad_labels_and_class_maps_are_errors_naming_them():
 def test_validation_scores_the_regions_of_the_argmax(convention):
     """A hand-made 4-class prediction (a voxel of each class and one more of each tumour class) gives the regions
     TC = NCR + ET, WT = NCR + ED + ET, ET, whatever the data set's label values."""
-    p = parser(*TRAIN)
+    p = eager_config(*TRAIN)
     post = p.get_parsed_content("validate#postprocessing")
     classes = torch.tensor([0, 1, 2, 3, 1, 2, 3, 0]).reshape(2, 2, 2)
     label = torch.zeros(3, 2, 2, 2)
@@ -214,7 +203,7 @@ def test_validation_scores_the_regions_of_the_argmax(convention):
 
 
 def test_validation_labels_stay_regions_and_training_labels_become_classes():
-    p = parser(*TRAIN)
+    p = eager_config(*TRAIN)
     val_labels = [t for t in p.get_parsed_content("label_transforms")]
     train_labels = p.get_parsed_content("class_label_transforms")
     label = torch.tensor([0.0, 1.0, 2.0, 4.0]).reshape(1, 4, 1, 1)

@@ -7,23 +7,12 @@ from __future__ import annotations
 
 import pytest
 import torch
-from bundle_runs import CONFIGS, META
+from bundle_runs import eager_config
 from ignite.engine import Engine, Events
-from monai.bundle import ConfigParser
 
 from scripts.handlers import LossRebalanceHandler
 from scripts.losses import build_loss, takes_maps
 from scripts.transforms import ConnectedComponentsd, RemoveMapsd, SignedDistanced
-
-
-def parser(*names: str, **ids) -> ConfigParser:
-    p = ConfigParser()
-    p.read_config([str(CONFIGS / n) for n in names])
-    p.read_meta(META)
-    p["loss_compile"] = False  # eager: these tests check the wiring, not the compiler
-    for key, value in ids.items():
-        p[key] = value
-    return p
 
 
 @pytest.mark.parametrize(
@@ -32,7 +21,7 @@ def parser(*names: str, **ids) -> ConfigParser:
      ("blob", ConnectedComponentsd, None), ("dice", None, None)],
 )  # fmt: skip
 def test_brats_config_adds_the_map_transform_and_hands_the_maps_to_the_loss(loss_name, transform, signed):
-    p = parser("train.json", loss_name=loss_name)
+    p = eager_config("train.json", loss_name=loss_name)
     maps = p.get_parsed_content("loss_map_transforms")
     assert [type(t) for t in maps] == ([transform] if transform else [])
     if signed is not None:
@@ -58,14 +47,14 @@ def test_brats_config_adds_the_map_transform_and_hands_the_maps_to_the_loss(loss
 
 
 def test_the_map_transform_runs_last_after_the_random_crop():
-    p = parser("train.json", loss_name="boundary")
+    p = eager_config("train.json", loss_name="boundary")
     transforms = p.get_parsed_content("train#preprocessing").transforms
     names = [type(t).__name__ for t in transforms]
     assert names[-1] == "SignedDistanced" and names.index("RandCropByPosNegLabeld") < len(names) - 1
 
 
 def test_kits_overlay_maps_per_class_of_the_label_map():
-    p = parser("train.json", "kits19.json", loss_name="boundary")
+    p = eager_config("train.json", "kits19.json", loss_name="boundary")
     (sdm,) = p.get_parsed_content("loss_map_transforms")
     assert isinstance(sdm, SignedDistanced) and sdm.num_classes == 3
     loss = p.get_parsed_content("loss")
@@ -78,7 +67,7 @@ def test_kits_overlay_maps_per_class_of_the_label_map():
     torch.testing.assert_close(loss(x, target[None]), plain)
     post = p.get_parsed_content("train#postprocessing").transforms[1]  # after FullResolutiond
     assert isinstance(post, RemoveMapsd) and torch.equal(post({"label": target})["label"], labels.float())
-    blob = parser("train.json", "kits19.json", loss_name="blob").get_parsed_content("loss_map_transforms")
+    blob = eager_config("train.json", "kits19.json", loss_name="blob").get_parsed_content("loss_map_transforms")
     assert isinstance(blob[0], ConnectedComponentsd) and blob[0].num_classes == 3
 
 
@@ -93,7 +82,7 @@ def test_rebalance_handler_sets_alpha_per_epoch_and_ignores_other_losses():
     other = Engine(lambda e, b: None)
     LossRebalanceHandler(build_loss("dice")).attach(other)
     assert not other.has_event_handler(LossRebalanceHandler(None), Events.EPOCH_STARTED)
-    handlers = parser("train.json", loss_name="gdl_boundary").get_parsed_content("train#handlers")
+    handlers = eager_config("train.json", loss_name="gdl_boundary").get_parsed_content("train#handlers")
     assert isinstance(handlers[0], LossRebalanceHandler) and handlers[0].loss.alpha == 1.0
 
 

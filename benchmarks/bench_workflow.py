@@ -55,7 +55,7 @@ from monai.networks.nets import SegResNet
 from benchmarks._machine import describe
 from benchmarks._memory import peak_extra_bytes
 from benchmarks._timing import forward_backward, interleaved_medians, synchronize
-from scripts.losses import build_loss
+from scripts.losses import _maps, build_loss
 from scripts.losses._maps import batch_maps
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -266,6 +266,10 @@ def step_map_closures(label: torch.Tensor, softmax: bool, classes: int, compile:
     monai_boundary = monai_losses.BoundaryLoss(include_background=ours_boundary.include_background, **act)
     monai_hausdorff = monai_losses.HausdorffDTLoss(alpha=2.0, include_background=True, **act)
 
+    mode = "compiled" if compile else "eager"
+    edt_name = "edt" if _maps.HAS_EDT else "MONAI's distance_transform_edt"
+    cc_name = "cc3d" if _maps.HAS_CC3D and masks.ndim == 5 else "torch labeller"
+
     def hausdorff_target_fields() -> list:
         return [monai_hausdorff.distance_field(onehot[:, [c]]) for c in range(onehot.shape[1])]
 
@@ -275,15 +279,15 @@ def step_map_closures(label: torch.Tensor, softmax: bool, classes: int, compile:
         ),
         "MONAI HausdorffDTLoss.distance_field of the target, per channel": hausdorff_target_fields,
         "MONAI BoundaryLoss forward + backward (maps inside)": forward_backward(monai_boundary, x, label),
-        "ours boundary, maps in the target, forward + backward (compiled)": forward_backward(
+        f"ours boundary, maps in the target, forward + backward ({mode})": forward_backward(
             ours_boundary, x, with_maps["signed"]
         ),
         "MONAI HausdorffDTLoss forward + backward (both maps inside)": forward_backward(monai_hausdorff, x, label),
-        "ours hausdorff_dt, maps in the target, forward + backward (compiled)": forward_backward(
+        f"ours hausdorff_dt, maps in the target, forward + backward ({mode})": forward_backward(
             build_loss("hausdorff_dt", **act, maps_in_target=True, compile=compile), x, with_maps["unsigned"]
         ),
-        "ours, maps from a plain label: signed (MONAI's distance_transform_edt)": lambda: batch_maps(masks, "signed"),
-        "ours, maps from a plain label: components (torch labeller)": lambda: batch_maps(masks, "components"),
+        f"ours, maps from a plain label: signed ({edt_name})": lambda: batch_maps(masks, "signed"),
+        f"ours, maps from a plain label: components ({cc_name})": lambda: batch_maps(masks, "components"),
     }
 
 

@@ -58,7 +58,9 @@ def test_committed_json_covers_the_catalogue_with_the_issue_targets(name):
         assert "runs" not in record or 0 <= r["run"] < len(record["runs"])
 
 
-@pytest.mark.parametrize("name", ["cpu_workflow.md", "cpu_workflow_maps.md", "cpu_workflow_realsize.md"])
+@pytest.mark.parametrize(
+    "name", ["cpu_workflow.md", "cpu_workflow_maps.md", "cpu_workflow_realsize.md", "cpu_validation_metrics.md"]
+)
 def test_doc_contains_the_committed_workflow_tables(name):
     assert _read("docs", "benchmark_results", name).strip() in _read("docs", "benchmarks.md")
 

@@ -39,10 +39,12 @@ from ._base import SegmentationLoss, plain_tensor
 from ._checks import LossInputError, check_values, value_stats
 
 MAP_KINDS = ("signed", "unsigned", "components")
-edt, HAS_EDT = optional_import("edt")
-cc3d, HAS_CC3D = optional_import("cc3d")
-_, HAS_CUPY = optional_import("cupy")
-_, HAS_CUCIM = optional_import("cucim.core.operations.morphology", name="distance_transform_edt")
+# (module, found) pairs, not module-level stubs: a missing module's stub raises when inspected (doctest does)
+_EDT = optional_import("edt")
+_CC3D = optional_import("cc3d")
+HAS_EDT, HAS_CC3D = _EDT[1], _CC3D[1]
+HAS_CUPY = optional_import("cupy")[1]
+HAS_CUCIM = optional_import("cucim.core.operations.morphology", name="distance_transform_edt")[1]
 
 
 def gpu_distances() -> bool:
@@ -54,7 +56,7 @@ def gpu_distances() -> bool:
 def _squared_distances_cpu(masks: torch.Tensor) -> torch.Tensor:
     """``edt``'s squared distances to the nearest background voxel of each ``(N, *spatial)`` mask, float64 (whole
     numbers: their square root is scipy's distance exactly)."""
-    return torch.stack([torch.from_numpy(edt.edtsq(m, parallel=1)) for m in masks.contiguous().numpy()]).double()
+    return torch.stack([torch.from_numpy(_EDT[0].edtsq(m, parallel=1)) for m in masks.contiguous().numpy()]).double()
 
 
 def _distances(masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -126,7 +128,7 @@ def _components_cc3d(masks: torch.Tensor, connectivity: int | None) -> torch.Ten
     order of their first voxel, as scipy (tested against scipy and the torch labeller)."""
     neighbours = {None: 26, 3: 26, 2: 18, 1: 6}[connectivity]
     labels = [
-        cc3d.connected_components(m, connectivity=neighbours, binary_image=True) for m in masks.contiguous().numpy()
+        _CC3D[0].connected_components(m, connectivity=neighbours, binary_image=True) for m in masks.contiguous().numpy()
     ]
     return torch.stack([torch.from_numpy(m.astype("float32")) for m in labels])
 

@@ -53,8 +53,9 @@ from monai.losses import DiceLoss
 from monai.networks.nets import SegResNet
 
 from benchmarks._machine import describe
+from benchmarks._memory import peak_extra_bytes
 from benchmarks._timing import forward_backward, interleaved_medians, synchronize
-from scripts.losses import build_loss
+from scripts.losses import _maps, build_loss
 from scripts.losses._maps import batch_maps
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -179,11 +180,18 @@ def inference_timer(settings: dict, volume: tuple, in_channels: int, device: tor
 
 
 def synthetic_parser(
-    tmp: str, n_cases: int, shape: tuple | None, task: str = "brats", loss_name: str | None = None
+    tmp: str,
+    n_cases: int,
+    shape: tuple | None,
+    task: str = "brats",
+    loss_name: str | None = None,
+    overrides: dict | None = None,
 ) -> ConfigParser:
     """The bundle's training config of ``task`` on its built-in synthetic data under ``tmp`` (``shape``: the
-    cases' shape, ``None`` the config's), with ``--loss_name`` when given."""
+    cases' shape, ``None`` the config's), with ``--loss_name`` and the command line's ``overrides`` when given."""
     parser = bundle_config(TASKS[task])
+    for key, value in (overrides or {}).items():
+        parser[key] = value
     parser["bundle_root"] = tmp
     parser["synthetic_num_cases"] = n_cases
     if shape is not None:
@@ -258,6 +266,10 @@ def step_map_closures(label: torch.Tensor, softmax: bool, classes: int, compile:
     monai_boundary = monai_losses.BoundaryLoss(include_background=ours_boundary.include_background, **act)
     monai_hausdorff = monai_losses.HausdorffDTLoss(alpha=2.0, include_background=True, **act)
 
+    mode = "compiled" if compile else "eager"
+    edt_name = "edt" if _maps.HAS_EDT else "MONAI's distance_transform_edt"
+    cc_name = "cc3d" if _maps.HAS_CC3D and masks.ndim == 5 else "torch labeller"
+
     def hausdorff_target_fields() -> list:
         return [monai_hausdorff.distance_field(onehot[:, [c]]) for c in range(onehot.shape[1])]
 
@@ -267,15 +279,15 @@ def step_map_closures(label: torch.Tensor, softmax: bool, classes: int, compile:
         ),
         "MONAI HausdorffDTLoss.distance_field of the target, per channel": hausdorff_target_fields,
         "MONAI BoundaryLoss forward + backward (maps inside)": forward_backward(monai_boundary, x, label),
-        "ours boundary, maps in the target, forward + backward (compiled)": forward_backward(
+        f"ours boundary, maps in the target, forward + backward ({mode})": forward_backward(
             ours_boundary, x, with_maps["signed"]
         ),
         "MONAI HausdorffDTLoss forward + backward (both maps inside)": forward_backward(monai_hausdorff, x, label),
-        "ours hausdorff_dt, maps in the target, forward + backward (compiled)": forward_backward(
+        f"ours hausdorff_dt, maps in the target, forward + backward ({mode})": forward_backward(
             build_loss("hausdorff_dt", **act, maps_in_target=True, compile=compile), x, with_maps["unsigned"]
         ),
-        "ours, maps from a plain label: signed (MONAI's distance_transform_edt)": lambda: batch_maps(masks, "signed"),
-        "ours, maps from a plain label: components (torch labeller)": lambda: batch_maps(masks, "components"),
+        f"ours, maps from a plain label: signed ({edt_name})": lambda: batch_maps(masks, "signed"),
+        f"ours, maps from a plain label: components ({cc_name})": lambda: batch_maps(masks, "components"),
     }
 
 
@@ -298,15 +310,19 @@ def maps_tables(
     loader_epochs: int = 2,
     step: bool = True,
     compile: bool = True,
+    overrides: dict | None = None,
 ) -> str:
-    """The two tables of ``--maps`` for ``task`` (markdown)."""
+    """The two tables of ``--maps`` for ``task`` (markdown); ``overrides``: config ids set as on the command line
+    (the README's GPU settings for ``--realsize``), then also the map speed table on the first patch."""
     out = []
     with tempfile.TemporaryDirectory() as tmp:
-        parser = synthetic_parser(tmp, n_cases, shape, task)
+        parser = synthetic_parser(tmp, n_cases, shape, task, overrides=overrides)
         ours = ours_settings(parser)
         fns, batch = map_transform_closures(parser)
         worker = interleaved_medians(fns, repeats, torch.device("cpu"), clock="cpu")
         label = batch["label"]
+        if overrides:
+            out.append(map_speed_table(label[0], repeats) + "\n")
         softmax = bool(parser.get("loss").get("softmax", False))
         steps = step_map_closures(label, softmax, ours["out_channels"], compile=compile)
         if step:
@@ -343,6 +359,85 @@ def maps_tables(
     return "\n".join(out)
 
 
+# the README's settings for real data on a GPU (its "Your own BraTS data" command), as config ids
+GPU_SETTINGS = {"patch_size": [128, 128, 128], "infer_roi_size": [240, 240, 160], "network_def#init_filters": 16}
+MAP_TARGETS = {"distance": 0.35, "components": 0.5}  # issue 22: the transforms' time per patch against scipy's
+
+
+def map_speed_table(label: torch.Tensor, repeats: int) -> str:
+    """The map transforms' computation against scipy's on the same masks: the channels ``> 0.5`` of one patch
+    label ``(C, *spatial)``; one thread, CPU clock. scipy: both Euclidean distance transforms per channel and the
+    float32 map, as the transforms computed it before ``edt``; ``ndimage.label`` with full connectivity."""
+    import numpy as np
+    from scipy import ndimage
+
+    from scripts.transforms.maps import component_map, distance_map
+
+    masks = label.as_tensor().numpy() > 0.5 if hasattr(label, "as_tensor") else label.numpy() > 0.5
+
+    def scipy_distances() -> list:
+        out = []
+        for m in masks:
+            d_out, d_in = ndimage.distance_transform_edt(~m), ndimage.distance_transform_edt(m)
+            out.append(np.where(m, -(d_in - 1), d_out).astype(np.float32))
+        return out
+
+    structure = np.ones((3,) * (masks.ndim - 1))
+    fns = {
+        "distance: scipy": scipy_distances,
+        "distance: SignedDistanced (edt)": lambda: [distance_map(m, True) for m in masks],
+        "components: scipy": lambda: [ndimage.label(m, structure=structure)[0].astype(np.float32) for m in masks],
+        "components: ConnectedComponentsd (cc3d)": lambda: [component_map(m, None) for m in masks],
+    }
+    t = interleaved_medians(fns, repeats, torch.device("cpu"), clock="cpu")
+    lines = [
+        f"| maps of one patch, {tuple(masks.shape)}, {masks.mean():.1%} foreground | CPU ms | x scipy | target |",
+        "|---|---:|---:|---:|",
+    ]
+    for kind in ("distance", "components"):
+        base = t[f"{kind}: scipy"]
+        for name in (n for n in t if n.startswith(kind)):
+            ratio = t[name] / base
+            target = (
+                ""
+                if name.endswith("scipy")
+                else f"<= {MAP_TARGETS[kind]} ({'met' if ratio <= MAP_TARGETS[kind] else 'NOT met'})"
+            )
+            lines.append(f"| {name} | {1e3 * t[name]:.0f} | {ratio:.2f} | {target} |")
+    return "\n".join(lines)
+
+
+def realsize_tables(repeats: int, n_cases: int = 2) -> None:
+    """``--realsize``: the README's GPU settings on 240 x 240 x 155 synthetic cases, on this CPU: the map speed
+    table, the loader per batch with each map transform, the map rows per step and a training step (one thread),
+    then the training step's and one case's sliding-window inference's wall time and peak memory; printed as
+    each table is done."""
+    print(
+        maps_tables("brats", n_cases, BRATS_VOLUME, repeats, 0, step=False, compile=False, overrides=GPU_SETTINGS),
+        flush=True,
+    )
+    parser = bundle_config()
+    for key, value in GPU_SETTINGS.items():
+        parser[key] = value
+    ours = ours_settings(parser)
+    cin, cout, cpu = ours["in_channels"], ours["out_channels"], torch.device("cpu")
+    step, _, _ = train_step_timer(ours, cin, cout, cpu, False)
+    infer = inference_timer(ours, BRATS_VOLUME, cin, cpu, False)
+    print(
+        f"\n| README GPU settings on this CPU ({ours['batch']} patches {ours['patch']}, init_filters "
+        f"{ours['network'].init_filters}, roi {ours['roi']}) | wall s | peak extra memory GiB | load average |"
+        "\n|---|---:|---:|---:|",
+        flush=True,
+    )
+    for name, fn in (("training step", step), (f"sliding-window inference of one case {BRATS_VOLUME}", infer)):
+        fn()  # warm-up
+        start = time.perf_counter()
+        peak = peak_extra_bytes(fn, cpu)
+        wall = time.perf_counter() - start
+        load = os.getloadavg()[0]
+        print(f"| {name} | {wall:.1f} | {peak / 2**30:.2f} | {load:.1f} |", flush=True)
+
+
 def _scaled(t: tuple, factor: float) -> tuple:
     return tuple(max(16, int(round(v * factor / 16)) * 16) for v in t)
 
@@ -360,6 +455,7 @@ def main(
     threads: int | None = None,
     map_repeats: int = 10,
     map_loader_epochs: int = 2,
+    realsize: bool = False,
 ) -> None:
     """``maps``: the map tables (CPU, one thread unless ``threads``); ``kits``: with the KiTS19 overlay's loader
     too; ``threads``: torch's intra-op threads for the whole run (default: torch's); ``map_loader_epochs``: epochs
@@ -367,6 +463,12 @@ def main(
     machine, where wall time measures the other jobs)."""
     if threads:
         torch.set_num_threads(threads)
+    if realsize:
+        with _threads(threads or 1):
+            print(f"# machine: {describe(torch.device('cpu'))}; realsize: {repeats or 2} repeats (median), cpu clock\n")
+            realsize_tables(repeats or 2)
+            print(f"\n# load average at the end: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
+        return
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     amp = dev.type == "cuda" if amp is None else amp
     repeats = repeats or (3 if quick else 2)

@@ -276,3 +276,34 @@ def test_map_tables_of_bench_workflow_time_the_loaders_work_with_and_without_map
         assert f"| {label} |" in text
     assert "| without maps (the default loss) |" in text and "| 1.00 |" in text
     assert "MONAI BoundaryLoss.compute_distance_map" in text and "ours, maps from a plain label: components" in text
+
+
+def test_gpu_settings_are_the_readmes_command():
+    """``--realsize`` measures the README's settings for real data on a GPU, as its command line sets them."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert '--patch_size "[128,128,128]"' in readme and '--infer_roi_size "[240,240,160]"' in readme
+    assert "--network_def#init_filters 16" in readme
+    assert bench_workflow.GPU_SETTINGS == {
+        "patch_size": [128, 128, 128],
+        "infer_roi_size": [240, 240, 160],
+        "network_def#init_filters": 16,
+    }
+
+
+def test_map_speed_table_rows_ratios_and_targets():
+    label = torch.zeros(3, 12, 12, 12)
+    label[0, 2:6, 3:7, 4:9] = 1
+    label[1, 8:, 8:, 8:] = 1
+    table = bench_workflow.map_speed_table(label, repeats=1)
+    rows = {line.split(" | ")[0].strip("| "): line for line in table.splitlines()[2:]}
+    assert set(rows) == {
+        "distance: scipy",
+        "distance: SignedDistanced (edt)",
+        "components: scipy",
+        "components: ConnectedComponentsd (cc3d)",
+    }
+    assert "| 1.00 |" in rows["distance: scipy"] and "<= 0.35 (" in rows["distance: SignedDistanced (edt)"]
+    assert "<= 0.5 (" in rows["components: ConnectedComponentsd (cc3d)"]
+    assert "(3, 12, 12, 12), 2.8% foreground" in table.splitlines()[0]

@@ -58,6 +58,21 @@ def test_committed_json_covers_the_catalogue_with_the_issue_targets(name):
         assert "runs" not in record or 0 <= r["run"] < len(record["runs"])
 
 
-@pytest.mark.parametrize("name", ["cpu_workflow.md", "cpu_workflow_maps.md"])
+@pytest.mark.parametrize(
+    "name", ["cpu_workflow.md", "cpu_workflow_maps.md", "cpu_workflow_realsize.md", "cpu_validation_metrics.md"]
+)
 def test_doc_contains_the_committed_workflow_tables(name):
     assert _read("docs", "benchmark_results", name).strip() in _read("docs", "benchmarks.md")
+
+
+def test_committed_real_size_run_meets_the_map_speed_targets():
+    """Issue 22: per (3, 128^3) patch, distances at most 0.35x and components at most 0.5x scipy's time."""
+    text = _read("docs", "benchmark_results", "cpu_workflow_realsize.md")
+    assert "(3, 128, 128, 128)" in text
+    ratios = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if cells[0] in ("distance: SignedDistanced (edt)", "components: ConnectedComponentsd (cc3d)"):
+            ratios[cells[0].split(":")[0]] = float(cells[2])
+    assert ratios.keys() == {"distance", "components"}
+    assert ratios["distance"] <= 0.35 and ratios["components"] <= 0.5

@@ -172,3 +172,17 @@ def test_handlers_report_scalar_and_per_case_details():
     assert engine.state.metrics["dice"] == pytest.approx((2 / 3 + 1.0) / 2)
     assert engine.state.metrics["hd95"] == pytest.approx((1.0 + 0.0) / 2)
     np.testing.assert_allclose(engine.state.metric_details["dice"].numpy(), [[2 / 3], [1.0]], rtol=1e-6)
+
+
+def test_hd95_distances_through_edt_are_scipys_exactly():
+    """The voxel-unit distances behind HD95 come from edt; on random masks every value is scipy's."""
+    from scipy.ndimage import distance_transform_edt
+
+    from scripts.metrics.brats_region_scores import _distances_to, _surface
+
+    rng = np.random.default_rng(3)
+    for shape in ((17,), (13, 9), (12, 10, 7)):
+        for p in (0.01, 0.2, 0.6):
+            surface = _surface(rng.random(shape) < p)
+            if surface.any():
+                np.testing.assert_array_equal(_distances_to(surface, None), distance_transform_edt(~surface))

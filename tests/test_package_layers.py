@@ -60,3 +60,32 @@ def test_the_checks_find_what_issue_13_first_had():
     assert sorted(loss_imports(transform, "scripts.transforms")) == ["scripts.losses", "scripts.losses._maps"]
     loss = "import numpy as np\nfrom scipy import ndimage\nfrom ._base import X\nimport torch.nn\nimport math\n"
     assert foreign_loss_imports(loss) == ["numpy", "scipy"]
+
+
+OPTIONAL_LOSS_DEPENDENCIES = {"edt", "cc3d", "cupy", "cucim"}  # the maps' fast paths; cupy / cucim: MONAI's probe
+
+
+def optional_imports(source: str) -> list[str]:
+    """The modules named by ``optional_import("name", ...)`` calls of ``source``."""
+    return [
+        node.args[0].value
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call)
+        and getattr(node.func, "id", getattr(node.func, "attr", None)) == "optional_import"
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+    ]
+
+
+@pytest.mark.parametrize("path", sorted((SCRIPTS / "losses").rglob("*.py")), ids=lambda p: p.name)
+def test_losses_import_only_the_map_libraries_as_optional(path):
+    """An optional import (MONAI's ``optional_import``, with a fallback) is allowed for exactly these."""
+    names = {name.split(".")[0] for name in optional_imports(path.read_text())}
+    assert names <= OPTIONAL_LOSS_DEPENDENCIES
+
+
+def test_the_optional_import_check_sees_the_call():
+    source = (
+        'from monai.utils import optional_import\nnp, ok = optional_import("numpy")\nx = m.optional_import("a.b")\n'
+    )
+    assert optional_imports(source) == ["numpy", "a.b"]

@@ -124,3 +124,80 @@ def test_bad_input_names_the_problem():
         ConnectedComponentsd(connectivity=3)({"label": torch.zeros(1, 4, 4)})
     with pytest.raises(ValueError, match=r"num_classes must be None or an integer >= 1"):
         ConnectedComponentsd(num_classes=0)
+
+
+def random_masks(shape, seed):
+    """Masks that stress the maps: empty, full, a single voxel (at a corner and inside), salt noise at 30 % (many
+    tiny components, touching by corners and edges), and smooth blobs."""
+    rng = np.random.default_rng(seed)
+    single = np.zeros(shape, bool)
+    single[tuple(int(rng.integers(0, n)) for n in shape)] = True
+    corner = np.zeros(shape, bool)
+    corner[(0,) * len(shape)] = True
+    smooth = ndimage.gaussian_filter(rng.standard_normal(shape), 1.0)
+    return {
+        "empty": np.zeros(shape, bool),
+        "full": np.ones(shape, bool),
+        "single voxel": single,
+        "corner voxel": corner,
+        "salt 30 %": rng.random(shape) < 0.3,
+        "blobs": smooth > np.quantile(smooth, 0.7),
+    }
+
+
+SHAPES = [(23,), (9, 14), (7, 11, 6), (20, 17, 13)]
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+@pytest.mark.parametrize("signed", [True, False])
+def test_distances_equal_scipy_exactly_on_random_masks(shape, signed):
+    """Voxel units: edt's squared distances are whole numbers, so every float32 value is scipy's."""
+    for seed in range(3):
+        for name, mask in random_masks(shape, seed).items():
+            out = SignedDistanced(signed=signed, output_key="d")({"label": torch.from_numpy(mask[None])})["d"][0]
+            want = reference_signed(mask) if signed else reference_unsigned(mask)
+            np.testing.assert_array_equal(out.numpy(), want.astype(np.float32), err_msg=f"{name}, seed {seed}")
+
+
+@pytest.mark.parametrize("spacing", [(0.8, 0.8, 2.5), (0.7, 1.3, 3.1), (1.0, 1.0, 1.0)], ids=str)
+def test_distances_with_anisotropic_spacing_equal_scipy_within_float32_rounding(spacing):
+    """Physical units: edt sums the squared physical offsets in float32, scipy in float64; they agree within 2
+    units in the last place of the float32 distance (inside a signed map, ``1 - d``: of ``d``), exactly for a
+    unit spacing."""
+    affine = torch.diag(torch.tensor([*spacing, 1.0], dtype=torch.float64))
+    for seed in range(2):
+        for name, mask in random_masks((12, 9, 7), seed).items():
+            label = MetaTensor(torch.from_numpy(mask[None].astype(np.float32)), affine=affine)
+            out = SignedDistanced(units="physical", output_key="d")({"label": label})["d"][0].numpy()
+            want = reference_signed(mask, sampling=spacing).astype(np.float32)
+            if spacing == (1.0, 1.0, 1.0):
+                np.testing.assert_array_equal(out, want, err_msg=name)
+            else:
+                distance = np.abs(want) + mask  # d of the voxel: 1 - d inside, d outside
+                assert (np.abs(out - want) <= 2 * np.spacing(distance)).all(), name
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+def test_components_are_scipys_partition_and_numbering_on_random_masks(shape):
+    """Every connectivity: the same components with the same numbers (scipy's scan order of first voxels)."""
+    for connectivity in [None, *range(1, len(shape) + 1)]:
+        structure = ndimage.generate_binary_structure(len(shape), connectivity or len(shape))
+        for seed in range(3):
+            for name, mask in random_masks(shape, seed).items():
+                data = {"label": torch.from_numpy(mask[None])}
+                out = ConnectedComponentsd(connectivity=connectivity, output_key="c")(data)["c"][0]
+                want, n = ndimage.label(mask, structure=structure)
+                assert out.dtype == torch.float32 and int(out.max()) == n
+                np.testing.assert_array_equal(out.numpy(), want, err_msg=f"{name}, connectivity {connectivity}")
+
+
+def test_components_at_patch_size_keep_scipys_numbering():
+    """A (3, 64^3) patch of many components of every size: the numbering agrees voxel for voxel."""
+    rng = np.random.default_rng(7)
+    smooth = [ndimage.gaussian_filter(rng.standard_normal((64, 64, 64)), s) for s in (0.7, 1.5, 3.0)]
+    masks = np.stack([x > np.quantile(x, q) for x, q in zip(smooth, (0.9, 0.8, 0.95))])
+    out = ConnectedComponentsd(output_key="c")({"label": torch.from_numpy(masks)})["c"].numpy()
+    for c in range(3):
+        want, n = ndimage.label(masks[c], structure=np.ones((3, 3, 3)))
+        assert n > 1
+        np.testing.assert_array_equal(out[c], want)

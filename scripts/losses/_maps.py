@@ -12,8 +12,18 @@ How the maps travel (``docs/losses.md``, "Maps"):
 - with ``maps_in_target=False`` (the default) the target is plain and the loss computes the ``C`` maps from it.
 
 Every map is computed per sample and channel from the channel's mask ``g > 0.5`` (soft targets are thresholded
-at 0.5), in voxel units: distances with MONAI's :func:`monai.transforms.utils.distance_transform_edt` (scipy on
-the CPU, cuCIM on a GPU where installed), components with :func:`components` (torch, on the target's device).
+at 0.5), in voxel units, where the mask lies:
+
+- distances of a CUDA tensor: MONAI's :func:`monai.transforms.utils.distance_transform_edt`, which runs cuCIM on
+  the GPU where cuCIM and cupy are installed (no copy to the host; :func:`gpu_distances`), else copies the masks
+  to the host and runs scipy (a device-to-host round trip every call); distances of a CPU tensor: ``edt`` (the
+  bundle's dependency, scipy's values, a fraction of its time) where it is installed, else MONAI's function
+  (scipy);
+- components: ``cc3d`` for 3D CPU masks where it is installed, else :func:`components` (torch, on the masks'
+  device, also on a GPU).
+
+``edt`` and ``cc3d`` are optional here (``monai.utils.optional_import``): the package needs torch and MONAI only
+(``tests/test_package_layers.py`` allows exactly these two as optional), and gives the same maps without them.
 """
 
 from __future__ import annotations
@@ -23,11 +33,41 @@ import math
 
 import torch
 from monai.transforms.utils import distance_transform_edt
+from monai.utils import optional_import
 
 from ._base import SegmentationLoss, plain_tensor
 from ._checks import LossInputError, check_values, value_stats
 
 MAP_KINDS = ("signed", "unsigned", "components")
+# (module, found) pairs, not module-level stubs: a missing module's stub raises when inspected (doctest does)
+_EDT = optional_import("edt")
+_CC3D = optional_import("cc3d")
+HAS_EDT, HAS_CC3D = _EDT[1], _CC3D[1]
+HAS_CUPY = optional_import("cupy")[1]
+HAS_CUCIM = optional_import("cucim.core.operations.morphology", name="distance_transform_edt")[1]
+
+
+def gpu_distances() -> bool:
+    """Whether MONAI's ``distance_transform_edt`` computes the distances of a CUDA tensor on the GPU (cuCIM and
+    cupy installed, as MONAI checks); otherwise a CUDA tensor's maps go through the host and scipy."""
+    return bool(HAS_CUPY and HAS_CUCIM)
+
+
+def _squared_distances_cpu(masks: torch.Tensor) -> torch.Tensor:
+    """``edt``'s squared distances to the nearest background voxel of each ``(N, *spatial)`` mask, float64 (whole
+    numbers: their square root is scipy's distance exactly)."""
+    return torch.stack([torch.from_numpy(_EDT[0].edtsq(m, parallel=1)) for m in masks.contiguous().numpy()]).double()
+
+
+def _distances(masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(d_in, d_out)`` of ``(N, *spatial)`` bool masks with 1 to 3 spatial dims, float32, on the masks' device."""
+    if masks.device.type == "cpu" and HAS_EDT:
+        d_in = _squared_distances_cpu(masks).sqrt_()
+        d_out = _squared_distances_cpu(~masks).sqrt_()
+    else:
+        d_in = torch.as_tensor(distance_transform_edt(masks), device=masks.device)
+        d_out = torch.as_tensor(distance_transform_edt(~masks), device=masks.device)
+    return d_in.to(torch.float32), d_out.to(torch.float32)
 
 
 def boundary_distances(masks: torch.Tensor, signed: bool) -> torch.Tensor:
@@ -45,13 +85,12 @@ def boundary_distances(masks: torch.Tensor, signed: bool) -> torch.Tensor:
         return boundary_distances(masks.unsqueeze(-1), signed).squeeze(-1)
     if masks.ndim > 4:
         raise ValueError(f"distance maps take 1 to 3 spatial dims, got {masks.ndim - 1}.")
-    d_in = torch.as_tensor(distance_transform_edt(masks), device=masks.device, dtype=torch.float32)
-    d_out = torch.as_tensor(distance_transform_edt(~masks), device=masks.device, dtype=torch.float32)
+    d_in, d_out = _distances(masks)
     inside = -(d_in - 1) if signed else d_in
     maps = torch.where(masks, inside, d_out)
     spatial = tuple(range(1, masks.ndim))
     has_boundary = masks.any(dim=spatial) & ~masks.all(dim=spatial)
-    return maps * has_boundary.view(-1, *[1] * len(spatial))
+    return torch.where(has_boundary.view(-1, *[1] * len(spatial)), maps, 0.0)  # edt: inf in a full mask
 
 
 def check_connectivity(connectivity: int | None, ndim: int | None = None) -> int | None:
@@ -84,6 +123,16 @@ def _neighbour_min(labels: torch.Tensor, reach: int, background: int) -> torch.T
     return out
 
 
+def _components_cc3d(masks: torch.Tensor, connectivity: int | None) -> torch.Tensor:
+    """:func:`components` of 3D CPU masks by ``cc3d``, which numbers a C-ordered 3D mask's components in scan
+    order of their first voxel, as scipy (tested against scipy and the torch labeller)."""
+    neighbours = {None: 26, 3: 26, 2: 18, 1: 6}[connectivity]
+    labels = [
+        _CC3D[0].connected_components(m, connectivity=neighbours, binary_image=True) for m in masks.contiguous().numpy()
+    ]
+    return torch.stack([torch.from_numpy(m.astype("float32")) for m in labels])
+
+
 @torch.no_grad()
 def components(masks: torch.Tensor, connectivity: int | None = None) -> torch.Tensor:
     """The connected components of each channel of ``masks`` ``(N, *spatial)`` (bool), numbered ``1..n`` per
@@ -95,6 +144,8 @@ def components(masks: torch.Tensor, connectivity: int | None = None) -> torch.Te
     voxel jumps to the label of the voxel its label names (that voxel is in the same component), until nothing
     changes: the label of a component is then the index of its first voxel."""
     masks = masks.detach().bool()
+    if masks.device.type == "cpu" and masks.ndim == 4 and HAS_CC3D:
+        return _components_cc3d(masks, connectivity)
     n, spatial = masks.shape[0], masks.shape[1:]
     rank = len(spatial)
     reach = rank if connectivity is None else connectivity

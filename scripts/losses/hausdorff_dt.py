@@ -26,6 +26,12 @@ class HausdorffDTLoss(MapLoss):
     detached prediction (it is not differentiated, as in the paper and MONAI). Equal to MONAI 1.6.1's
     ``HausdorffDTLoss`` (which computes both maps every step; tested), also in 1D and with probabilities.
 
+    Where ``d_p`` is computed: on a CUDA input, on the GPU by MONAI's ``distance_transform_edt`` (cuCIM) where
+    cuCIM and cupy are installed (``scripts.losses._maps.gpu_distances()``), with no copy to the host; without
+    them the prediction's masks go to the host, scipy computes ``d_p`` and it comes back (a device-to-host round
+    trip every step, seconds per 128^3 batch: install cuCIM for GPU training). On the CPU: ``edt`` where
+    installed (a bundle dependency), else scipy.
+
     Args:
         alpha: the distances' exponent, >= 0 (the paper: 2).
         maps_in_target: the target carries the ``C`` unsigned maps ``d_g`` after the plain target.

@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import edt
 import numpy as np
 from scipy.ndimage import binary_erosion, distance_transform_edt, generate_binary_structure
 
@@ -62,6 +63,15 @@ def _surface(mask: np.ndarray) -> np.ndarray:
     return mask ^ binary_erosion(mask, structure=generate_binary_structure(mask.ndim, 1), iterations=1)
 
 
+def _distances_to(surface: np.ndarray, spacing: Sequence[float] | None) -> np.ndarray:
+    """The Euclidean distance of every voxel to ``surface``, float64, scipy's values. In voxels (the official
+    default) from ``edt``'s squared distances, whole numbers, so their square root is scipy's exactly and a
+    fraction of its time on a 240 x 240 x 155 volume (docs/benchmarks.md); with a spacing, scipy."""
+    if spacing is not None or not 1 <= surface.ndim <= 3:
+        return distance_transform_edt(~surface, sampling=spacing)
+    return np.sqrt(edt.edtsq(np.ascontiguousarray(~surface), parallel=1), dtype=np.float64)
+
+
 def brats_hd95(
     pred, ref, spacing: Sequence[float] | None = None, no_overlap_value: float = BRATS_HD95_MISSING
 ) -> float:
@@ -89,6 +99,6 @@ def brats_hd95(
     if not np.any(p & r):
         return math.nan if not p.any() and not r.any() else float(no_overlap_value)
     p_surf, r_surf = _surface(p), _surface(r)
-    to_ref = distance_transform_edt(~r_surf, sampling=spacing)[p_surf]
-    to_pred = distance_transform_edt(~p_surf, sampling=spacing)[r_surf]
+    to_ref = _distances_to(r_surf, spacing)[p_surf]
+    to_pred = _distances_to(p_surf, spacing)[r_surf]
     return float(np.percentile(np.concatenate([to_ref, to_pred]), 95))

@@ -2,10 +2,15 @@
 
 ``SignedDistanced`` (the boundary loss's signed distance, or the Hausdorff losses' unsigned distance) and
 ``ConnectedComponentsd`` (the blob loss's instance map) compute, per channel of a label, the map the map losses of
-``scripts.losses`` take, with :func:`scipy.ndimage.distance_transform_edt` and :func:`scipy.ndimage.label`. The
+``scripts.losses`` take: those of :func:`scipy.ndimage.distance_transform_edt` and :func:`scipy.ndimage.label`. The
 losses compute the same maps themselves from a plain label (their own implementation: transforms never import
-losses; the tests check that both agree). Run them last in the training transforms, after the random crop: the
-map is of the patch the network sees, and no interpolation touches it afterwards.
+losses; the tests check that both agree). The maps come from the libraries made for them, ``edt`` (Euclidean
+distance transform) and ``cc3d`` (connected components), both of seung-lab and dependencies of the bundle: per
+(3, 128^3) patch a fraction of :func:`scipy.ndimage.distance_transform_edt` / :func:`scipy.ndimage.label`'s time
+on one thread (``docs/benchmarks.md``) with scipy's values and numbering (tested against scipy); scipy still
+serves the spatial dims these libraries do not take (components in 1D, anything above 3D). Run them last in the
+training transforms, after the random crop: the map is of the patch the network sees, and no interpolation touches
+it afterwards.
 
 By default the map channels are appended to the label (``cat([label, maps])``, float32), which is what a map
 loss built with ``maps_in_target=True`` splits off again; ``output_key`` writes them to a key of their own.
@@ -15,6 +20,8 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
 
+import cc3d
+import edt
 import numpy as np
 import torch
 from monai.config import KeysCollection
@@ -32,19 +39,56 @@ def distance_map(mask: np.ndarray, signed: bool, spacing: Sequence[float] | None
     """The distance map of ``mask`` (bool, any number of dims), float32: ``d_out`` outside (the distance to the
     nearest foreground voxel), inside ``-(d_in - 1)`` when ``signed`` (Kervadec et al.'s ``one_hot2dist``; the
     ``- 1`` stays 1 with a spacing, as in the authors' code) else ``d_in`` (Karimi & Salcudean; ``d_in`` the
-    distance to the nearest background voxel); all zeros for an empty or full mask (no boundary)."""
+    distance to the nearest background voxel); all zeros for an empty or full mask (no boundary).
+
+    The squared distances come from ``edt`` (1 to 3 dims; one thread: the loader's workers are the parallelism),
+    whole numbers in voxel units, so that their float64 square root is scipy's distance exactly; with a spacing
+    ``edt`` sums the squares in float32, within a float32 rounding of scipy's."""
     if not mask.any() or mask.all():
         return np.zeros(mask.shape, np.float32)
-    d_out = ndimage.distance_transform_edt(~mask, sampling=spacing)
-    d_in = ndimage.distance_transform_edt(mask, sampling=spacing)
-    return np.where(mask, -(d_in - 1) if signed else d_in, d_out).astype(np.float32)
+    if not 1 <= mask.ndim <= 3:
+        d_out = ndimage.distance_transform_edt(~mask, sampling=spacing)
+        d_in = ndimage.distance_transform_edt(mask, sampling=spacing)
+        return np.where(mask, -(d_in - 1) if signed else d_in, d_out).astype(np.float32)
+    mask = np.ascontiguousarray(mask)
+    anisotropy = (1.0,) * mask.ndim if spacing is None else tuple(float(s) for s in spacing)
+    anisotropy = anisotropy[0] if mask.ndim == 1 else anisotropy
+    # each is 0 where the other is not: their sum is the squared distance to the boundary everywhere
+    squared = edt.edtsq(mask, anisotropy=anisotropy, parallel=1)
+    squared += edt.edtsq(~mask, anisotropy=anisotropy, parallel=1)
+    distance = np.sqrt(squared, dtype=np.float64)
+    if signed:
+        np.subtract(1.0, distance, out=distance, where=mask)  # 1 - d == -(d - 1), both rounded alike
+    return distance.astype(np.float32)
 
 
 def component_map(mask: np.ndarray, connectivity: int | None) -> np.ndarray:
     """The connected components of ``mask`` numbered 1..n in scan order (0 background), float32; neighbours
-    differ by at most 1 in at most ``connectivity`` coordinates (``None``: all)."""
-    structure = ndimage.generate_binary_structure(mask.ndim, mask.ndim if connectivity is None else connectivity)
-    return ndimage.label(mask, structure=structure)[0].astype(np.float32)
+    differ by at most 1 in at most ``connectivity`` coordinates (``None``: all).
+
+    ``cc3d`` labels 2 and 3 dims, scipy the others. In 3D ``cc3d`` numbers the components of a C-ordered mask in
+    the order of their first voxel, as :func:`scipy.ndimage.label` (every connectivity; tested on random masks);
+    in 2D with corners (8 neighbours) it does not, and the components are renumbered in that order."""
+    reach = mask.ndim if connectivity is None else connectivity
+    if mask.ndim not in (2, 3):
+        structure = ndimage.generate_binary_structure(mask.ndim, reach)
+        return ndimage.label(mask, structure=structure)[0].astype(np.float32)
+    neighbours = {(2, 1): 4, (2, 2): 8, (3, 1): 6, (3, 2): 18, (3, 3): 26}[(mask.ndim, reach)]
+    labels = cc3d.connected_components(np.ascontiguousarray(mask), connectivity=neighbours, binary_image=True)
+    return scan_ordered(labels) if mask.ndim == 2 else labels.astype(np.float32)
+
+
+def scan_ordered(labels: np.ndarray) -> np.ndarray:
+    """``labels`` (0 background, components 1..n in any order) renumbered 1..n in the order of each component's
+    first voxel in C order, float32."""
+    flat = labels.ravel()
+    where_set = np.flatnonzero(flat)
+    n = int(flat.max(initial=0))
+    first = np.full(n + 1, flat.size, np.int64)
+    np.minimum.at(first, flat[where_set], where_set)
+    number = np.zeros(n + 1, np.float32)
+    number[np.argsort(first[1:]) + 1] = np.arange(1, n + 1)
+    return number[labels]
 
 
 def label_masks(label, num_classes: int | None, case: object = None, key: object = None) -> np.ndarray:
@@ -112,8 +156,8 @@ class SignedDistanced(_MapTransformd):
     ``-(d_in - 1)`` inside (as the authors' ``one_hot2dist``); ``signed=False`` (the Hausdorff losses, Karimi &
     Salcudean, IEEE TMI 2019): ``d_in`` inside, ``d_out`` outside. ``d_in`` is the Euclidean distance from a
     foreground voxel to the nearest background voxel, ``d_out`` from a background voxel to the nearest
-    foreground voxel (:func:`scipy.ndimage.distance_transform_edt`). An empty or full channel has no boundary:
-    its map is all zeros.
+    foreground voxel (:func:`scipy.ndimage.distance_transform_edt`'s, computed with ``edt``). An empty or full
+    channel has no boundary: its map is all zeros.
 
     Units: ``units="voxel"`` (default; what a map loss computes for itself from a plain label) measures in
     voxels; ``units="physical"`` in the units of the label's voxel spacing (``MetaTensor.pixdim``, from its
@@ -161,12 +205,13 @@ class SignedDistanced(_MapTransformd):
             spacing = [float(s) for s in label.pixdim[: masks.ndim - 1]]
             if len(spacing) != masks.ndim - 1 or not all(np.isfinite(spacing)) or min(spacing) <= 0:
                 raise ValueError(f"voxel spacing {spacing}{where(case, key)} must be finite and > 0 per axis.")
-        return np.stack([distance_map(m, self.signed, spacing) for m in masks]).astype(np.float32)
+        return np.stack([distance_map(m, self.signed, spacing) for m in masks])
 
 
 class ConnectedComponentsd(_MapTransformd):
     """Per channel of a label, its connected components numbered ``1..n`` (0 background), float32: the
-    instance map of the blob loss (Kofler et al., IPMI 2023), from :func:`scipy.ndimage.label`.
+    instance map of the blob loss (Kofler et al., IPMI 2023): :func:`scipy.ndimage.label`'s, computed with
+    ``cc3d``.
 
     Connectivity: ``None`` (default) is full connectivity, voxels touching by a face, an edge or a corner are
     one component (26 neighbours in 3D, 8 in 2D); ``1`` faces only (6 in 3D, 4 in 2D); ``2`` faces and edges
@@ -200,7 +245,7 @@ class ConnectedComponentsd(_MapTransformd):
                 f"connectivity must lie in [1, {masks.ndim - 1}] for {masks.ndim - 1} spatial dims, got "
                 f"{self.connectivity}{where(case, key)}."
             )
-        return np.stack([component_map(m, self.connectivity) for m in masks]).astype(np.float32)
+        return np.stack([component_map(m, self.connectivity) for m in masks])
 
 
 class RemoveMapsd(MapTransform):

@@ -12,10 +12,12 @@ import inspect
 import json
 import sys
 from pathlib import Path
+from pydoc import locate
 from typing import Any
 
 from monai.bundle import ConfigParser
 from monai.bundle import scripts as bundle_scripts
+from monai.bundle.config_item import ComponentLocator
 
 from .help_text import DESCRIPTIONS
 
@@ -87,20 +89,38 @@ def known_ids(overrides: dict[str, Any]) -> dict[str, Any]:
 def _accepted(name: str, ids: dict[str, Any], arguments: set[str]) -> bool:
     if name in ids or name in arguments:
         return True
-    parent = name.rpartition(SEPARATOR)[0]  # a new argument of a component: --network_def#norm batch
-    return bool(parent) and isinstance(ids.get(parent), dict) and "_target_" in ids[parent]
+    parent, _, leaf = name.rpartition(SEPARATOR)  # a new argument of a component: --network_def#norm batch
+    component = ids.get(parent)
+    return isinstance(component, dict) and "_target_" in component and _takes(component["_target_"], leaf)
+
+
+def _takes(target: Any, argument: str) -> bool:
+    """Whether the component class or function ``target`` takes ``argument`` (True when that cannot be told)."""
+    try:
+        obj = locate(target) if "." in str(target) else ComponentLocator().get_component_module_name(target)
+        if isinstance(obj, (str, list)):  # ComponentLocator gives the module name(s)
+            module = obj if isinstance(obj, str) else obj[0]
+            obj = locate(f"{module}.{target}")
+        params = inspect.signature(obj).parameters.values()
+    except (TypeError, ValueError, AttributeError):
+        return True
+    return any(p.name == argument or p.kind == p.VAR_KEYWORD for p in params)
 
 
 def unknown_id_message(name: str, ids: dict[str, Any]) -> str:
-    candidates = [i for i in ids if i.count(SEPARATOR) == name.count(SEPARATOR)]
-    close = difflib.get_close_matches(name, candidates, n=3)
+    """The error for ``name``, with the closest ids of the same level (siblings for a nested id)."""
+    parent, _, leaf = name.rpartition(SEPARATOR)
+    siblings = {i.rpartition(SEPARATOR)[2]: i for i in ids if i.rpartition(SEPARATOR)[0] == parent}
+    close = [siblings[s] for s in difflib.get_close_matches(leaf, list(siblings), n=3)]
     hint = f" did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
     return f"unknown config id {name!r}: no config of this run defines it (--help lists the ids).{hint}"
 
 
 def help_text(ids: dict[str, Any]) -> str:
     width = max(len(name) for name in DESCRIPTIONS)
-    lines = ["Config ids of this run (set one with --<id> <value>; nested ids with '#', e.g. --train#trainer#max_epochs):"]
+    lines = [
+        "Config ids of this run (set one with --<id> <value>; nested ids with '#', e.g. --train#trainer#max_epochs):"
+    ]
     for name, description in DESCRIPTIONS.items():
         if name in ids:
             lines.append(f"  --{name:<{width}}  {description} (default: {json.dumps(ids[name])})")
@@ -118,7 +138,9 @@ def check_command_line(argv: list[str] | None = None) -> None:
     if HELP_FLAGS & set(overrides):
         print(help_text(ids))
         raise SystemExit(0)
-    arguments = run_arguments() | set((ConfigParser.load_config_file(overrides["args_file"]) or {}) if "args_file" in overrides else ())
+    arguments = run_arguments() | set(
+        (ConfigParser.load_config_file(overrides["args_file"]) or {}) if "args_file" in overrides else ()
+    )
     unknown = [name for name in overrides if not _accepted(name, ids, arguments)]
     if unknown and ids:
         raise SystemExit("error: " + " ".join(unknown_id_message(name, ids) for name in unknown))

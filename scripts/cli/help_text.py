@@ -8,7 +8,6 @@ DESCRIPTIONS = {
     "ckpt_dir": "where model.pt (best), model_last.pt and training_state.pt go",
     "ckpt_path": "checkpoint evaluate / inference load",
     "resume": "continue from ckpt_dir's training_state.pt",
-    "overwrite": "let training replace a previous run's model.pt in ckpt_dir",
     "run_name": "TensorBoard sub-folder of this run (default: the start time)",
     "seed": "seed of the split, the random transforms and the weights",
     "epochs": "training epochs",

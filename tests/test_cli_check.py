@@ -83,10 +83,16 @@ def test_epoch_suggests_epochs():
         ["--network_def#norm", "batch"],  # new argument of a component
         ["--run_id", "initialize", "--meta_file", META, "--logging_file", "x.conf", "--tracking", "mlflow"],
         ["--validate#handlers#0#iteration_log", "true"],  # a list item by index
+        ["--tracking", "mlflow", "--tracking_uri", "sqlite:////x.db", "--experiment_name", "brats"],
+        ["--tracking", str(CONFIGS / "mlflow_tracking.json"), "--experiment_name", "brats"],
     ],
 )
 def test_known_ids_and_run_arguments_pass(args):
     assert check_command_line(argv(["train.json"], *args)) is None
+
+
+def test_tracking_ids_only_with_tracking():
+    assert "did you mean 'tracking'" in stop_message(argv(["train.json"], "--tracking_uri", "sqlite:////x.db"))
 
 
 def test_a_nested_typo_is_stopped():

@@ -11,6 +11,7 @@ import difflib
 import inspect
 import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from pydoc import locate
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 from monai.bundle import ConfigParser
 from monai.bundle import scripts as bundle_scripts
 from monai.bundle.config_item import ComponentLocator
+from monai.bundle.utils import DEFAULT_EXP_MGMT_SETTINGS
 
 from .help_text import DESCRIPTIONS
 
@@ -83,7 +85,12 @@ def known_ids(overrides: dict[str, Any]) -> dict[str, Any]:
     config_file = overrides.get("config_file", defaults.get("config_file"))
     if config_file is None:
         return {}
-    return _ids(ConfigParser.load_config_files(config_file))
+    ids = _ids(ConfigParser.load_config_files(config_file))
+    tracking = overrides.get("tracking", defaults.get("tracking"))
+    if isinstance(tracking, str):  # --tracking mlflow (or a settings file) adds its ids: --tracking_uri, ...
+        settings = DEFAULT_EXP_MGMT_SETTINGS.get(tracking) or ConfigParser.load_config_file(tracking)
+        ids = {**_ids(settings.get("configs", {})), **ids}
+    return ids
 
 
 def _accepted(name: str, ids: dict[str, Any], arguments: set[str]) -> bool:
@@ -107,10 +114,13 @@ def _takes(target: Any, argument: str) -> bool:
     return any(p.name == argument or p.kind == p.VAR_KEYWORD for p in params)
 
 
-def unknown_id_message(name: str, ids: dict[str, Any]) -> str:
-    """The error for ``name``, with the closest ids of the same level (siblings for a nested id)."""
+def unknown_id_message(name: str, ids: dict[str, Any], arguments: Iterable[str] = ()) -> str:
+    """The error for ``name``, with the closest ids of the same level (siblings for a nested id; ``arguments``,
+    monai.bundle run's own, count as top-level ids)."""
     parent, _, leaf = name.rpartition(SEPARATOR)
     siblings = {i.rpartition(SEPARATOR)[2]: i for i in ids if i.rpartition(SEPARATOR)[0] == parent}
+    if not parent:
+        siblings.update({a: a for a in arguments})
     close = [siblings[s] for s in difflib.get_close_matches(leaf, list(siblings), n=3)]
     hint = f" did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
     return f"unknown config id {name!r}: no config of this run defines it (--help lists the ids).{hint}"
@@ -143,7 +153,7 @@ def check_command_line(argv: list[str] | None = None) -> None:
     )
     unknown = [name for name in overrides if not _accepted(name, ids, arguments)]
     if unknown and ids:
-        raise SystemExit("error: " + " ".join(unknown_id_message(name, ids) for name in unknown))
+        raise SystemExit("error: " + " ".join(unknown_id_message(name, ids, arguments) for name in unknown))
 
 
 def check_choice(name: str, value: Any, choices: list[str], argv: list[str] | None = None) -> None:

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 import torch
-from bundle_runs import CONFIGS, META, config_files, run_bundle
+from bundle_runs import CONFIGS, META, TINY_TRAIN, config_files, run_bundle
 
 from scripts.checkpointing import warn_previous_model
 from scripts.cli import check_command_line, command_line_overrides, known_ids
@@ -161,3 +161,15 @@ def test_command_line_mistakes_stop_before_any_work(tmp_path, overrides, last_li
 def test_command_line_help_exits_0_without_training(tmp_path):
     proc = run_bundle(["train.json"], {"bundle_root": str(tmp_path), "help": True}, expect_ok=False)
     assert proc.returncode == 0 and "--loss_name" in proc.stdout and list(tmp_path.iterdir()) == []
+
+
+def test_a_second_run_warns_before_replacing_the_first_ones_model(tmp_path):
+    overrides = {"bundle_root": str(tmp_path), "synthetic_num_cases": 3, "synthetic_shape": [24, 24, 16], **TINY_TRAIN}
+    first = run_bundle(["train.json"], {**overrides, "val_fraction": 0.34})
+    assert "earlier run's model" not in first.stderr + first.stdout
+    state = torch.load(tmp_path / "models" / "training_state.pt", weights_only=True)
+    best = state["best_metrics"]["validator"]["best_metric"]
+    again = run_bundle(["train.json"], {**overrides, "val_fraction": 0.34, "run_id": "initialize"})
+    model = tmp_path / "models" / "model.pt"
+    assert f"{model} holds an earlier run's model (best validation metric {best:.4f} at epoch 1)" in again.stderr
+    assert len(list((tmp_path / "eval" / "tensorboard").iterdir())) == 1  # the second run trained nothing

@@ -171,5 +171,6 @@ def test_a_second_run_warns_before_replacing_the_first_ones_model(tmp_path):
     best = state["best_metrics"]["validator"]["best_metric"]
     again = run_bundle(["train.json"], {**overrides, "val_fraction": 0.34, "run_id": "initialize"})
     model = tmp_path / "models" / "model.pt"
-    assert f"{model} holds an earlier run's model (best validation metric {best:.4f} at epoch 1)" in again.stderr
+    warning = f"{model} holds an earlier run's model (best validation metric {best:.4f} at epoch 1)"
+    assert warning in again.stdout  # configs/logging.conf logs to stdout
     assert len(list((tmp_path / "eval" / "tensorboard").iterdir())) == 1  # the second run trained nothing

@@ -174,3 +174,9 @@ def test_a_second_run_warns_before_replacing_the_first_ones_model(tmp_path):
     warning = f"{model} holds an earlier run's model (best validation metric {best:.4f} at epoch 1)"
     assert warning in again.stdout  # configs/logging.conf logs to stdout
     assert len(list((tmp_path / "eval" / "tensorboard").iterdir())) == 1  # the second run trained nothing
+
+
+def test_choices_by_dotted_name_are_the_catalogue():
+    with pytest.raises(ValueError, match="valid names: asymmetric_focal, asymmetric_focal_tversky, .*, wce\\."):
+        check_choice("loss_name", "dicee", "scripts.losses.LOSSES", argv=["python"])
+    assert check_choice("loss_name", "focal_tversky", "scripts.losses.LOSSES", argv=["python"]) is None

@@ -156,9 +156,11 @@ def check_command_line(argv: list[str] | None = None) -> None:
         raise SystemExit("error: " + " ".join(unknown_id_message(name, ids, arguments) for name in unknown))
 
 
-def check_choice(name: str, value: Any, choices: list[str], argv: list[str] | None = None) -> None:
+def check_choice(name: str, value: Any, choices: list[str] | str, argv: list[str] | None = None) -> None:
     """Stop when config id ``name``'s ``value`` is not one of ``choices``: on a ``monai.bundle run`` command line with
     a one-line error (MONAI would bury an exception under its instantiation errors), else with a ValueError."""
+    if isinstance(choices, str):  # a dotted name, e.g. "scripts.losses.LOSSES": imported only now
+        choices = sorted(locate(choices))
     if value in choices:
         return
     close = difflib.get_close_matches(str(value), choices, n=3)

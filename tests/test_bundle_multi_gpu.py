@@ -22,7 +22,7 @@ def test_two_process_gloo_training(tmp_path):
     # both ranks trained (each logs the engine start), only rank 0 logged metrics, TensorBoard and checkpoints
     assert len(re.findall(r"SupervisedTrainer - INFO - Engine run resuming from iteration 0", out)) == 2
     assert len(re.findall(r"Epoch\[2\] Metrics -- val_dice_et", out)) == 1
-    event_files = list((root / "eval").glob("events.out.tfevents.*"))
+    event_files = list((root / "eval").glob("tensorboard/*/events.out.tfevents.*"))
     assert event_files and len({p.name.split(".")[-2] for p in event_files}) == 1  # one writer process (pid)
     written = {p.name for p in (root / "models").iterdir()}
     assert {"model.pt", "model_last.pt"} <= written  # (plus the resumable training state, one file)

@@ -63,7 +63,7 @@ def test_train_generates_data_and_writes_checkpoints_split_and_logs(trained):
     split = json.loads((root / "eval" / "datalist_split.json").read_text())
     assert len(split["training"]) == 3 and len(split["validation"]) == 2
     assert not {e["case"] for e in split["training"]} & {e["case"] for e in split["validation"]}
-    assert list((root / "eval").glob("events.out.tfevents.*")), "no TensorBoard log"
+    assert list((root / "eval").glob("tensorboard/*/events.out.tfevents.*")), "no TensorBoard log"
     for name in ("model.pt", "model_last.pt"):  # best key metric and last epoch, plain state_dicts
         state = torch.load(root / "models" / name, weights_only=True)
         assert "convInit.conv.weight" in state

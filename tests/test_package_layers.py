@@ -89,3 +89,45 @@ def test_the_optional_import_check_sees_the_call():
         'from monai.utils import optional_import\nnp, ok = optional_import("numpy")\nx = m.optional_import("a.b")\n'
     )
     assert optional_imports(source) == ["numpy", "a.b"]
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The import cycles of ``graph`` (module -> modules it imports), each as the path that closes it."""
+    cycles, done = [], set()
+
+    def visit(module: str, path: list[str]) -> None:
+        if module in path:
+            cycles.append(path[path.index(module) :] + [module])
+            return
+        if module in done:
+            return
+        for imported in sorted(graph.get(module, ())):
+            visit(imported, path + [module])
+        done.add(module)
+
+    for module in sorted(graph):
+        visit(module, [])
+    return cycles
+
+
+def loss_import_graph() -> dict[str, set[str]]:
+    """Module -> the ``scripts.losses`` modules it imports, for the modules of ``scripts/losses`` but its
+    ``__init__`` (which imports them all; a module importing the package itself shows as ``scripts.losses``)."""
+    graph = {}
+    for path in sorted((SCRIPTS / "losses").glob("*.py")):
+        if path.stem != "__init__":
+            graph[f"scripts.losses.{path.stem}"] = set(loss_imports(path.read_text(), "scripts.losses"))
+    graph["scripts.losses"] = set(graph)
+    return graph
+
+
+def test_no_import_cycle_inside_the_losses():
+    assert import_cycles(loss_import_graph()) == []
+
+
+def test_the_cycle_check_finds_the_blob_catalogue_cycle_issue_21_reported():
+    graph = {"scripts.losses.blob": {"scripts.losses.catalogue"}, "scripts.losses.catalogue": {"scripts.losses.blob"}}
+    assert import_cycles(graph) == [["scripts.losses.blob", "scripts.losses.catalogue", "scripts.losses.blob"]]
+    lazy = "def f():\n    from .catalogue import build_loss\n"  # an import inside a function is an edge too
+    assert loss_imports(lazy, "scripts.losses") == ["scripts.losses.catalogue"]
+    assert import_cycles({"a": {"b"}, "b": {"c"}, "c": set()}) == []

@@ -57,3 +57,27 @@ def test_packager_names_the_way_out_when_there_is_no_schema(nowhere, monkeypatch
     monkeypatch.setattr("monai.apps.utils.download_url", offline)
     with pytest.raises(FileNotFoundError, match="download failed .*OSError: Name or service not known.*pass --schema"):
         checks.check_metadata(b"{}", "metadata.json")
+
+
+def test_schema_path_prints_the_local_copy_for_verify_metadata(nowhere, monkeypatch, capsys):
+    from tools.zoo import schema_path
+
+    named = nowhere / "copy.json"
+    named.write_text("{}")
+    monkeypatch.setenv(ms.ENV_VAR, str(named))
+    assert schema_path.main() == 0
+    assert capsys.readouterr().out.strip() == str(named)
+
+
+def test_schema_path_without_a_copy_offline_ends_in_one_line(nowhere, monkeypatch, capsys):
+    from tools.zoo import schema_path
+
+    def offline(**kwargs):
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr("monai.apps.utils.download_url", offline)
+    assert schema_path.main() == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"error: cannot download {ms.SCHEMA_NAME} (OSError); set {ms.ENV_VAR} to a copy or put one at {ms.SHARED_COPY}"
+    ]

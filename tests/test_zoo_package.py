@@ -133,5 +133,5 @@ def test_download_load_export_and_one_epoch_run_outside_the_bundle(packaged):
         cwd=elsewhere,
     )
     assert (root / "models" / "model_last.pt").is_file()
-    assert list((root / "eval").glob("events.out.tfevents.*")), "no TensorBoard log"
+    assert list((root / "eval").glob("tensorboard/*/events.out.tfevents.*")), "no TensorBoard log"
     assert not any(elsewhere.iterdir()), "the run wrote into the working directory"

@@ -4,6 +4,7 @@ with ``weights_only=True``.
 
 from .checkpoint_saver import AtomicCheckpointSaver
 from .disk_saver import AtomicDiskSaver
+from .previous_run import warn_previous_model
 from .safe_load import load_checkpoint, require_checkpoint
 from .training_state import TrainingStateHandler
 
@@ -13,4 +14,5 @@ __all__ = [
     "TrainingStateHandler",
     "load_checkpoint",
     "require_checkpoint",
+    "warn_previous_model",
 ]

@@ -10,6 +10,7 @@ Import a loss as ``scripts.losses.<Name>`` or build one by catalogue name with
 from ._checks import LossInputError
 from .blob import BlobLoss
 from .boundary import BoundaryLoss
+from .brats_label_mode import build_label_mode_loss
 from .catalogue import LOSSES, LossSpec, build_loss, map_kind, takes_maps
 from .combo import ComboLoss
 from .cross_entropy import CrossEntropyLoss

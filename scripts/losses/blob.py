@@ -9,6 +9,7 @@ import torch
 
 from ._checks import check_range
 from ._maps import MapLoss, check_connectivity
+from .catalogue import LOSSES, LossSpec, build_loss
 
 # a logit whose sigmoid is exactly 0 in float32 and float64: the masked-out voxels of a component problem
 MASKED_LOGIT = -1e4
@@ -82,8 +83,6 @@ class BlobLoss(MapLoss):
     ) -> None:
         common = include_background, to_onehot_y, sigmoid, softmax, other_act, reduction
         super().__init__(*common, compile=compile, maps_in_target=maps_in_target)
-        from .catalogue import LOSSES, build_loss  # the catalogue imports this module
-
         if main not in LOSSES or main in ("blob", "gdl_boundary"):
             names = ", ".join(n for n in sorted(LOSSES) if n not in ("blob", "gdl_boundary"))
             raise ValueError(
@@ -131,3 +130,6 @@ class BlobLoss(MapLoss):
                 logits = torch.where(others, torch.full_like(z[b, c], MASKED_LOGIT), z[b, c])
                 terms.append(self.component_loss(logits, mine.to(input.dtype)))
         return torch.stack(terms).mean() if terms else input.new_zeros(())
+
+
+LOSSES["blob"] = LossSpec(BlobLoss, "Kofler et al., IPMI 2023 (blob loss)", {"main": "dice", "alpha": 2.0, "beta": 1.0})

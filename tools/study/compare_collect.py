@@ -118,7 +118,8 @@ def with_mean_region(per_case: pd.DataFrame, metrics: Sequence[str] = PAIRED_MET
 
 def paired_against_first(per_case: pd.DataFrame, names: Sequence[str], **bootstrap) -> pd.DataFrame:
     """``paired.csv``: every setting against ``names[0]``, paired by seed, case and region, per region (and the
-    ``mean`` region), for the metrics of ``PAIRED_METRICS`` that have values; Holm over the settings compared."""
+    ``mean`` region), for the metrics of ``PAIRED_METRICS`` that have values; Holm over the settings compared.
+    Regions where a metric has no pairs are left out."""
     columns = ["region", *PAIRED_COLUMNS]
     if per_case.empty or len(names) < 2 or names[0] not in set(per_case["loss"]):
         return pd.DataFrame(columns=columns)
@@ -129,6 +130,7 @@ def paired_against_first(per_case: pd.DataFrame, names: Sequence[str], **bootstr
     )
     order = {n: i for i, n in enumerate(names)}
     table = pd.DataFrame(rows, columns=columns)
+    table = table[table["n_pairs"] > 0]  # a region without that metric (KiTS23 classes on KiTS19 data)
     table["_order"] = table["loss"].map(order)
     return table.sort_values(["metric", "region", "_order"], kind="stable").drop(columns="_order")
 

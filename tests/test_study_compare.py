@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from tools.study import compare as cmp
-from tools.study.compare_cli import write_results
+from tools.study.compare_cli import compare, write_results
 from tools.study.compare_collect import (
     collect_per_case,
     collect_runs,
@@ -111,6 +111,7 @@ def test_plan_variants_add_ids_and_overlays(tmp_path):
         ({"losses": ["dice"], "seeds": ["a"]}, "seeds must be integers"),
         ({"losses": ["dice"], "variants": {"a": {}}}, "not both"),
         ({"variants": {}}, "non-empty mapping"),
+        ({"variants": '{"a": {deep_supervision: 1}}'}, "variants is not valid JSON"),
         ({"variants": {"a/b": {}}}, "cannot name a run folder"),
         ({"variants": {"a": {"seed": 3}}}, "sets 'seed'"),
         ({"losses": ["dice"], "ids": {"output_dir": "x"}}, "--output_dir is set by compare"),
@@ -123,6 +124,11 @@ def test_plan_bad_input(tmp_path, kwargs, message):
     kwargs = {"config_file": ["configs/train.json"], "seeds": [0]} | kwargs
     with pytest.raises(ValueError, match=message):
         cmp.plan(output_dir=tmp_path, **kwargs)
+
+
+def test_unknown_preset_names_the_presets(tmp_path):
+    with pytest.raises(ValueError, match="unknown preset 'tiny'; presets: smoke, smoke_kits19"):
+        compare(preset="tiny", losses=["dice"], output_dir=str(tmp_path), train=False)
 
 
 def test_plan_missing_config_file_names_its_path(tmp_path):

@@ -192,7 +192,10 @@ def settings_from(losses, variants, ids: Mapping) -> dict[str, tuple[dict, list[
         raise ValueError("pass --losses or --variants, not both (a variant can set its own loss_name).")
     if variants is not None:
         if isinstance(variants, str):
-            variants = json.loads(variants)
+            try:
+                variants = json.loads(variants)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"variants is not valid JSON ({err}): {variants!r}.") from None
         if not isinstance(variants, Mapping) or not variants:
             raise ValueError(f"variants must be a non-empty mapping name -> ids, got {variants!r}.")
         settings = {}

@@ -14,9 +14,12 @@ from tools.study.compare_cli import compare, write_results
 from tools.study.compare_collect import (
     collect_per_case,
     collect_runs,
+    last_epoch,
     long_format,
     paired_against_first,
+    paired_last_epoch,
     split_column,
+    validation_curves,
 )
 
 KITS = ["configs/train.json", "configs/kits19_common.json", "configs/kits19.json"]
@@ -251,3 +254,42 @@ def test_execute_refuses_to_resume_with_other_settings(tmp_path, monkeypatch):
     (other,) = cmp.plan("configs/train.json", [0], tmp_path, losses=["dice"], ids={"epochs": 3})
     with pytest.raises(ValueError, match="holds a run with other settings"):
         cmp.execute(other)
+
+
+def _log_validation(eval_dir, values):
+    """Validation scalars per epoch as the trainer's TensorBoardStatsHandler logs them."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(log_dir=str(eval_dir))
+    for epoch, (mean, tc) in enumerate(values, start=1):
+        writer.add_scalar("val_mean_dice", mean, epoch)
+        writer.add_scalar("val_dice_tc", tc, epoch)
+        writer.add_scalar("train_loss", 1.0 / epoch, epoch)
+    writer.close()
+
+
+def test_validation_curves_and_last_epoch(tmp_path):
+    _log_validation(tmp_path, [(0.2, 0.1), (0.5, 0.4), (0.3, 0.35)])
+    curves = validation_curves(tmp_path)
+    assert set(curves["tag"]) == {"val_mean_dice", "val_dice_tc"}  # training scalars left out
+    out = last_epoch(curves)
+    assert out["last_epoch"] == 3 and out["best_epoch"] == 2
+    assert out["val_mean_dice_last"] == pytest.approx(0.3) and out["val_dice_tc_last"] == pytest.approx(0.35)
+    assert last_epoch(validation_curves(tmp_path / "none")) == {}
+
+
+def test_paired_last_epoch_pairs_by_seed(tmp_path):
+    runs_table = pd.DataFrame(
+        {
+            "loss": ["a", "a", "a", "b", "b", "b"],
+            "seed": [0, 1, 2, 0, 1, 2],
+            "val_mean_dice_last": [0.5, 0.4, 0.6, 0.55, 0.42, 0.5],
+            "train_s": [1.0] * 6,
+        }
+    )
+    paired = paired_last_epoch(runs_table, ["a", "b"])
+    row = paired.iloc[0]
+    assert row["metric"] == "val_mean_dice_last" and row["loss"] == "b" and row["baseline"] == "a"
+    assert row["mean_diff"] == pytest.approx((0.05 + 0.02 - 0.1) / 3) and row["n_pairs"] == 3
+    assert row["verdict"] == "no detectable difference"
+    assert paired_last_epoch(runs_table, ["a"]).empty

@@ -9,7 +9,7 @@ from pathlib import Path
 from scripts.files import write_csv
 
 from .compare import PRESETS, TRAIN_CONFIG, execute_all, plan
-from .compare_collect import collect_per_case, collect_runs, paired_against_first
+from .compare_collect import collect_per_case, collect_runs, paired_against_first, paired_last_epoch
 
 
 def compare(
@@ -64,7 +64,9 @@ def write_results(runs, results_dir: str | os.PathLike) -> str:
     per_case = collect_per_case(runs)
     out = Path(results_dir)
     write_csv(out / "per_case.csv", per_case, index=False)
-    write_csv(out / "runs.csv", collect_runs(runs), index=False)
+    runs_table = collect_runs(runs)
+    write_csv(out / "runs.csv", runs_table, index=False)
+    write_csv(out / "paired_last_epoch.csv", paired_last_epoch(runs_table, names), index=False)
     paired = paired_against_first(per_case, names)
     write_csv(out / "paired.csv", paired, index=False)
     write_report(out, runs, names)

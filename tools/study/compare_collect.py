@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .compare import DONE, Run
-from .paired import PAIRED_COLUMNS, paired_table
+from .paired import PAIRED_COLUMNS, compare_to_baseline, paired_table
 
 # longest first: "lesion_dice_tc" is lesion_dice of tc, not dice of "lesion..."
 METRIC_PREFIXES = sorted(
@@ -91,8 +92,40 @@ def collect_per_case(runs: Sequence[Run]) -> pd.DataFrame:
     return frame[PER_CASE_KEYS + metrics]
 
 
+def validation_curves(eval_dir: Path) -> pd.DataFrame:
+    """The per-epoch validation scalars (``val_*``) that training logged to TensorBoard in ``eval_dir``: columns
+    ``epoch``, ``tag``, ``value``; a resumed training's repeated epoch keeps its last value."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    rows = []
+    for path in sorted(eval_dir.glob("events.out.tfevents.*"), key=lambda p: p.stat().st_mtime):
+        events = EventAccumulator(str(path), size_guidance={"scalars": 0})
+        events.Reload()
+        for tag in events.Tags()["scalars"]:
+            if tag.startswith("val_"):
+                rows += [{"epoch": e.step, "tag": tag, "value": e.value} for e in events.Scalars(tag)]
+    frame = pd.DataFrame(rows, columns=["epoch", "tag", "value"])
+    return frame.drop_duplicates(["epoch", "tag"], keep="last").sort_values(["tag", "epoch"], ignore_index=True)
+
+
+def last_epoch(curves: pd.DataFrame, key: str = "val_mean_dice") -> dict:
+    """``best_epoch`` (of ``key``), ``last_epoch`` and every ``val_*`` of the last validated epoch as
+    ``<tag>_last``: what the training reached, next to the best checkpoint that evaluate scores."""
+    if curves.empty:
+        return {}
+    last = int(curves["epoch"].max())
+    out = {"last_epoch": last}
+    key_curve = curves[curves["tag"] == key]
+    if len(key_curve):
+        out["best_epoch"] = int(key_curve.loc[key_curve["value"].idxmax(), "epoch"])
+    for row in curves[curves["epoch"] == last].itertuples():
+        out[f"{row.tag}_last"] = float(row.value)
+    return out
+
+
 def collect_runs(runs: Sequence[Run]) -> pd.DataFrame:
-    """``runs.csv``: one row per finished run, its wall times and the overall metrics of evaluate's summary."""
+    """``runs.csv``: one row per finished run, its wall times, the overall metrics of evaluate's summary (the best
+    checkpoint) and the validation metrics of the last epoch (:func:`last_epoch`)."""
     rows = []
     for run in finished(runs):
         done = json.loads((run.folder / DONE).read_text())
@@ -101,6 +134,7 @@ def collect_runs(runs: Sequence[Run]) -> pd.DataFrame:
         if summary.exists():
             overall = json.loads(summary.read_text()).get("overall", {})
             row |= {k: (math.nan if v is None else float(v)) for k, v in overall.items()}
+        row |= last_epoch(validation_curves(run.eval_dir))
         rows.append(row)
     return pd.DataFrame(rows, columns=None if rows else ["loss", "seed", "train_s", "evaluate_s"])
 
@@ -133,6 +167,24 @@ def paired_against_first(per_case: pd.DataFrame, names: Sequence[str], **bootstr
     table = table[table["n_pairs"] > 0]  # a region without that metric (KiTS23 classes on KiTS19 data)
     table["_order"] = table["loss"].map(order)
     return table.sort_values(["metric", "region", "_order"], kind="stable").drop(columns="_order")
+
+
+def paired_last_epoch(runs_table: pd.DataFrame, names: Sequence[str], **bootstrap) -> pd.DataFrame:
+    """The last epoch's validation Dice (``val_*dice*_last`` of ``runs.csv``, one value per run) of every setting
+    against ``names[0]``, paired by seed (each seed one pair: the interval is the ordinary bootstrap over seeds)."""
+    columns = PAIRED_COLUMNS
+    tags = [c for c in runs_table.columns if c.startswith("val_") and c.endswith("_last") and "dice" in c]
+    if runs_table.empty or len(names) < 2 or not tags:
+        return pd.DataFrame(columns=columns)
+    rows = []
+    for tag in tags:
+        wide = runs_table.pivot_table(index="seed", columns="loss", values=tag, aggfunc="first", dropna=False)
+        if names[0] not in wide.columns:
+            continue
+        base = wide[names[0]].to_numpy(float)
+        per_setting = {n: (wide[n].to_numpy(float), base, None) for n in names if n in wide.columns}
+        rows += compare_to_baseline(per_setting, names[0], tag, **bootstrap)
+    return pd.DataFrame(rows, columns=columns)
 
 
 def seed_means(per_case: pd.DataFrame, metric: str) -> pd.DataFrame:

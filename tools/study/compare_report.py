@@ -102,6 +102,39 @@ def paired_lines(paired: pd.DataFrame) -> list[str]:
     return lines
 
 
+def last_epoch_lines(runs_table: pd.DataFrame, paired_last: pd.DataFrame, names: Sequence[str]) -> list[str]:
+    """The validation Dice of the last epoch (what the training reached; evaluate scores the best epoch)."""
+    tags = [c for c in runs_table.columns if c.startswith("val_") and c.endswith("_last") and "dice" in c]
+    if runs_table.empty or not tags:
+        return []
+    tags = sorted(tags, key=lambda t: (t != "val_mean_dice_last", "lesion" in t, t))
+    lines = ["| setting | best epoch | " + " | ".join(t[4:-5] for t in tags) + " |", "|---|---|" + "---|" * len(tags)]
+    for name in names:
+        sub = runs_table[runs_table["loss"] == name]
+        if len(sub):
+            best = ", ".join(str(int(e)) for e in sub.get("best_epoch", pd.Series(dtype=float)).dropna())
+            cells = [_spread_text(spread(sub[t].to_numpy(float))) for t in tags]
+            lines.append(f"| {name} | {best} | " + " | ".join(cells) + " |")
+    if not paired_last.empty:
+        head = "Paired by seed (one pair per seed; bootstrap over seeds, Wilcoxon, Holm over the settings)"
+        n = int(paired_last["n_pairs"].max())
+        if 0 < n < 6:  # the signed-rank test's smallest two-sided p-value is 2 / 2^n
+            head += (
+                f"; with {n} seeds the smallest possible two-sided signed-rank p-value is 2/2^{n} = {2 / 2**n:.3f}, "
+                "so this table cannot call a difference with fewer than 6 seeds, whatever its size"
+            )
+        lines += ["", head + ":", ""]
+        lines += ["| metric | setting | baseline | difference [95 % CI] | p_holm | detectable | seeds | verdict |"]
+        lines += ["|---|---|---|---|---|---|---|---|"]
+        for row in paired_last.to_dict("records"):
+            ci = f"{row['mean_diff']:+.3f} [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]" if row["n_pairs"] else "n/a"
+            lines.append(
+                f"| {row['metric'][4:-5]} | {row['loss']} | {row['baseline']} | {ci} | {_fmt(row['p_holm'])} | "
+                f"{_fmt(row['detectable_diff'])} | {row['n_pairs']} | {row['verdict']} |"
+            )
+    return lines
+
+
 def time_lines(runs_table: pd.DataFrame, names: Sequence[str]) -> list[str]:
     if runs_table.empty:
         return []
@@ -165,6 +198,20 @@ def write_report(out: str | Path, runs: Sequence[Run], names: Sequence[str]) -> 
         lines += spread_table(per_case, names)
         lines += ["Dice per seed:", "", *seed_table(per_case, names), ""]
     lines += ["## Paired differences against the baseline", "", PAIRING, "", *paired_lines(paired), ""]
+    last_path = out / "paired_last_epoch.csv"
+    paired_last = pd.read_csv(last_path) if last_path.exists() else pd.DataFrame()
+    last = last_epoch_lines(runs_table, paired_last, names)
+    if last:
+        lines += [
+            "## Validation Dice at the last epoch",
+            "",
+            "What the training reached after its last epoch, as logged during training (all validation "
+            "cases pooled per run), mean ± sd (min-max) over seeds; the tables above score the best epoch's "
+            "checkpoint (`models/model.pt`, the epoch listed per seed).",
+            "",
+            *last,
+            "",
+        ]
     times = time_lines(runs_table, names)
     if times:
         lines += [

@@ -3,6 +3,7 @@
 python -m tools.study run --preset cpu          # train the grid (resumable), then write the report
 python -m tools.study report --preset cpu       # regenerate docs/study.md and figures from the results
 python -m tools.study run --preset cpu --losses '["dice","bce"]' --seeds '[0]'   # any preset field
+python -m tools.study compare --losses '["bce_dice","dice"]' --seeds '[0,1,2]'  # the bundle's workflows, paired
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 
 import fire
 
+from .compare_cli import compare
 from .grid import consolidate, run_grid
 from .presets import get_preset
 
@@ -62,4 +64,4 @@ def report(preset: str = "cpu", results_dir: str | None = None, docs_dir: str = 
 
 
 if __name__ == "__main__":
-    fire.Fire({"run": run, "collect": collect, "report": report})
+    fire.Fire({"run": run, "collect": collect, "report": report, "compare": compare})

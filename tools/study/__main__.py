@@ -2,7 +2,7 @@
 
 python -m tools.study run --preset cpu          # train the grid (resumable), then write the report
 python -m tools.study report --preset cpu       # regenerate docs/study.md and figures from the results
-python -m tools.study run --preset cpu --losses '["dice","bce"]' --seeds '[0]'   # any preset field
+python -m tools.study run --preset cpu --losses '["bce_dice","dice"]' --seeds '[0]'   # any preset field
 """
 
 from __future__ import annotations

@@ -209,7 +209,5 @@ def reference_lesion_outcomes(pred, ref) -> tuple[list[ReferenceLesion], int]:
     pred_lab, n_pred = lesions(p)
     matched = {a: d for a, _, d in _match(ref_lab, n_ref, pred_lab, n_pred)}
     sizes = np.bincount(ref_lab.ravel(), minlength=n_ref + 1)
-    outcomes = [
-        ReferenceLesion(int(sizes[i]), i in matched, float(matched.get(i, 0.0))) for i in range(1, n_ref + 1)
-    ]
+    outcomes = [ReferenceLesion(int(sizes[i]), i in matched, float(matched.get(i, 0.0))) for i in range(1, n_ref + 1)]
     return outcomes, n_pred - len(matched)

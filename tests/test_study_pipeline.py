@@ -36,7 +36,7 @@ def test_micro_writes_cases_lesions_and_paired(micro):
     assert set(paired["loss"]) == {"dice"} and set(paired["baseline"]) == {"bce_dice"}
     assert len(paired) == 2 * 5  # 2 samplers x 5 metrics
     again = paired_results(cases)["mean_diff"].to_numpy()
-    assert paired["mean_diff"].to_numpy() == pytest.approx(again, rel=1e-3, abs=1e-4)
+    assert paired["mean_diff"].to_numpy() == pytest.approx(again, rel=1e-5, abs=1e-9)
     assert os.path.isfile(os.path.join(micro["docs_dir"], "study.md"))
 
 

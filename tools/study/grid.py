@@ -126,8 +126,9 @@ def consolidate(preset: Preset, cache_dir: str, results_dir: str) -> pd.DataFram
                     lesions += rec["lesions"]
                     runs.append({"level": lv.name, "sampler": s, "seed": seed, "loss": n, "seconds": rec["seconds"],
                                  "final_train_loss": rec["final_train_loss"]})  # fmt: skip
-    cases = pd.DataFrame(cases, columns=CASE_COLUMNS)
-    write_csv(os.path.join(results_dir, "cases.csv"), cases, float_format="%.6g")
+    cases_path = os.path.join(results_dir, "cases.csv")
+    write_csv(cases_path, pd.DataFrame(cases, columns=CASE_COLUMNS), float_format="%.6g")
+    cases = pd.read_csv(cases_path)  # the statistics from the committed numbers, so paired.csv is recomputable
     write_csv(os.path.join(results_dir, "lesions.csv"), pd.DataFrame(lesions, columns=LESION_COLUMNS),
               float_format="%.6g")  # fmt: skip
     write_csv(os.path.join(results_dir, "runs.csv"), pd.DataFrame(runs, columns=RUN_COLUMNS), float_format="%.6g")

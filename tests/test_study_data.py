@@ -1,49 +1,52 @@
-"""Study data: the rare-class fraction of the generated volumes, counted independently of the generator."""
+"""Synthetic study volumes: lesions of the preset's size classes, distractors labelled background, and imbalance
+levels that change the foreground fraction but not the lesion sizes."""
 
 import numpy as np
 import pytest
-from scipy import ndimage
+from scipy.ndimage import label as cc
 
-from tools.study.data import make_dataset, make_volume
-
-
-@pytest.mark.parametrize(
-    "level, expected_voxels",
-    # 40*40*24 = 38400 voxels: 1 % -> 384, 0.1 % -> 38.4 -> 38, 0.01 % -> 3.84 -> 4 (rounded by hand)
-    [(0.01, 384), (0.001, 38), (0.0001, 4)],
-)
-def test_rare_fraction_is_the_requested_level(level, expected_voxels):
-    data = make_dataset(seed=3, level=level, shape=(40, 40, 24), blobs=1, n_train=3, n_val=1, n_test=1)
-    for split in ("train", "val", "test"):
-        images, labels = data[split]
-        assert images.shape[1:] == (1, 40, 40, 24) and labels.shape == images.shape
-        for lab in labels:
-            count = int(np.count_nonzero(lab))
-            assert count == expected_voxels
-            fraction = count / lab.size
-            assert abs(fraction - level) <= 0.5 / lab.size + 1e-12  # only rounding to whole voxels
-            assert abs(fraction - level) / level < 0.05
+from tools.study.data import DISTRACTOR_CONTRAST, make_dataset, make_volume
+from tools.study.presets import SIZE_CLASSES, get_preset
 
 
-def test_each_object_is_one_compact_component_brighter_than_background():
-    rng = np.random.default_rng(0)
-    image, label = make_volume(rng, (32, 32, 16), 0.005, blobs=2)
-    assert int(label.sum()) == round(0.005 * 32 * 32 * 16)  # 81.92 -> 82
-    components, n = ndimage.label(label)
-    assert 1 <= n <= 2
-    assert image[label == 1].mean() > image[label == 0].mean() + 0.5
+def _components(mask):
+    lab, n = cc(mask, structure=np.ones((3, 3, 3)))
+    return sorted(np.bincount(lab.ravel())[1:].tolist())
 
 
-def test_same_seed_same_data_other_seed_other_data():
-    a = make_dataset(1, 0.01, (16, 16, 16), 1, 2, 1, 1)
-    b = make_dataset(1, 0.01, (16, 16, 16), 1, 2, 1, 1)
-    c = make_dataset(2, 0.01, (16, 16, 16), 1, 2, 1, 1)
-    np.testing.assert_array_equal(a["train"][0], b["train"][0])
-    assert not np.array_equal(a["train"][1], c["train"][1])
-    assert not np.array_equal(a["train"][1], a["test"][1])
+def test_volume_has_per_class_lesions_of_each_size_class():
+    rng = np.random.default_rng(3)
+    image, label = make_volume(rng, (48, 48, 48), SIZE_CLASSES, 2)
+    sizes = _components(label.astype(bool))
+    assert len(sizes) == 6
+    for k, (lo, hi) in enumerate(SIZE_CLASSES):
+        assert all(lo <= s <= hi for s in sizes[2 * k : 2 * k + 2]), sizes
+    assert image.dtype == np.float32 and label.dtype == np.uint8
 
 
-@pytest.mark.parametrize("fraction", [0.0, 1.0, -0.1])
-def test_bad_fraction_is_rejected(fraction):
-    with pytest.raises(ValueError, match="fraction"):
-        make_volume(np.random.default_rng(0), (8, 8, 8), fraction)
+def test_distractors_are_bright_but_background():
+    rng = np.random.default_rng(5)
+    image, label = make_volume(rng, (48, 48, 48), SIZE_CLASSES, 1)
+    # voxels brighter than the background by the distractor contrast, outside the label: the distractor balls
+    smooth = image - np.median(image)
+    bright_background = (smooth > DISTRACTOR_CONTRAST + 0.2) & (label == 0)
+    lesion_mean = image[label == 1].mean()
+    assert bright_background.sum() > 200
+    assert lesion_mean - np.median(image) == pytest.approx(1.0, abs=0.2)
+
+
+def test_levels_change_the_fraction_not_the_lesion_sizes():
+    p = get_preset("cpu")
+    medians, fractions = {}, {}
+    for level in p.levels:
+        labels = make_dataset(0, level, p.size_classes, 3, 1)["train"][1]
+        sizes = [s for v in labels for s in _components(v[0].astype(bool))]
+        medians[level.name] = float(np.median(sizes))
+        fractions[level.name] = float(labels.mean())
+    assert max(medians.values()) <= 2 * min(medians.values()), medians
+    assert max(fractions.values()) >= 4 * min(fractions.values()), fractions
+
+
+def test_too_small_volume_is_refused():
+    with pytest.raises(ValueError, match="too small"):
+        make_volume(np.random.default_rng(0), (12, 12, 12), SIZE_CLASSES, 1)

@@ -3,7 +3,7 @@ lesion-wise scores (``brats_lesion_scores``, ``brats_lesion_metric``); KiTS19 re
 KiTS23 hierarchical classes (``kits23_*``)."""
 
 from .brats_lesion_metric import BraTSLesionMetric, BraTSLesionwise, lesion_metric_handlers, lesion_report_columns
-from .brats_lesion_scores import LesionScores, brats_lesion_scores
+from .brats_lesion_scores import LesionScores, ReferenceLesion, brats_lesion_scores, reference_lesion_outcomes
 from .brats_region_metric import (
     BraTSDice,
     BraTSHD95,
@@ -28,6 +28,7 @@ __all__ = [
     "BraTSLesionMetric",
     "BraTSLesionwise",
     "LesionScores",
+    "ReferenceLesion",
     "BraTSHD95",
     "BraTSRegionMetric",
     "KiTSDice",
@@ -35,6 +36,7 @@ __all__ = [
     "KiTSRegionMetric",
     "brats_dice",
     "brats_lesion_scores",
+    "reference_lesion_outcomes",
     "choose_key_metric",
     "brats_hd95",
     "kits23_hec_scores",

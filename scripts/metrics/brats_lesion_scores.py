@@ -178,3 +178,36 @@ def brats_lesion_scores(pred, ref, spacing: Sequence[float] | None = None) -> Le
     scores = np.array([pair_scores(ref_lab == a, pred_lab == b, sp) for a, b, _ in matches])
     dice, hd95, nsd = scores.mean(axis=0)
     return LesionScores(float(dice), float(hd95), float(nsd), pairs=[(a, b) for a, b, _ in matches], **common)
+
+
+@dataclass(frozen=True)
+class ReferenceLesion:
+    """Outcome of one reference lesion under the official matching: its size, whether a predicted lesion was
+    matched to it, and the Dice of that pair (0 when missed)."""
+
+    voxels: int
+    detected: bool
+    dice: float
+
+
+def reference_lesion_outcomes(pred, ref) -> tuple[list[ReferenceLesion], int]:
+    """Per reference lesion (in label order of :func:`lesions`) its :class:`ReferenceLesion`, and the number of
+    false-positive predicted lesions, with the matching of :func:`brats_lesion_scores`.
+
+    Example:
+        >>> ref = np.zeros((9, 9, 9), bool); ref[1:4, 1:4, 1:4] = True; ref[6:8, 6:8, 6:8] = True
+        >>> pred = np.zeros_like(ref); pred[1:4, 1:4, 1:3] = True; pred[6, 0, 0] = True
+        >>> outcomes, fp = reference_lesion_outcomes(pred, ref)
+        >>> [(o.voxels, o.detected, round(o.dice, 3)) for o in outcomes], fp
+        ([(27, True, 0.8), (8, False, 0.0)], 1)
+    """
+    p = np.asarray(pred).astype(bool)
+    r = np.asarray(ref).astype(bool)
+    if p.shape != r.shape:
+        raise ValueError(f"prediction and reference masks must have the same shape, got {p.shape} and {r.shape}")
+    ref_lab, n_ref = lesions(r)
+    pred_lab, n_pred = lesions(p)
+    matched = {a: d for a, _, d in _match(ref_lab, n_ref, pred_lab, n_pred)}
+    sizes = np.bincount(ref_lab.ravel(), minlength=n_ref + 1)
+    outcomes = [ReferenceLesion(int(sizes[i]), i in matched, float(matched.get(i, 0.0))) for i in range(1, n_ref + 1)]
+    return outcomes, n_pred - len(matched)

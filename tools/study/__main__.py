@@ -2,7 +2,8 @@
 
 python -m tools.study run --preset cpu          # train the grid (resumable), then write the report
 python -m tools.study report --preset cpu       # regenerate docs/study.md and figures from the results
-python -m tools.study run --preset cpu --losses '["dice","bce"]' --seeds '[0]'   # any preset field
+python -m tools.study run --preset cpu --losses '["bce_dice","dice"]' --seeds '[0]'   # any preset field
+python -m tools.study collect --preset cpu      # consolidate the runs cached so far (e.g. of a grid still running)
 python -m tools.study compare --losses '["bce_dice","dice"]' --seeds '[0,1,2]'  # the bundle's workflows, paired
 """
 
@@ -47,11 +48,26 @@ def run(
     return results_dir
 
 
-def collect(preset: str = "cpu", cache_dir: str | None = None, results_dir: str | None = None, **overrides) -> str:
-    """Consolidate the runs cached so far (e.g. of a grid still running) into ``results_dir``."""
+def collect(
+    preset: str = "cpu",
+    cache_dir: str | None = None,
+    results_dir: str | None = None,
+    wall_seconds: float | None = None,
+    machine: str | None = None,
+    **overrides,
+) -> str:
+    """Consolidate the complete seeds cached so far (e.g. of a grid still running) into ``results_dir``;
+    ``wall_seconds`` / ``machine``: the grid's measured wall time and where, written to ``timing.json``."""
     p = get_preset(preset, **overrides)
     cache_dir, results_dir = _dirs(preset, cache_dir, results_dir)
     consolidate(p, cache_dir, results_dir)
+    if wall_seconds is not None:
+        from scripts.files import write_json
+
+        write_json(
+            os.path.join(results_dir, "timing.json"),
+            {"wall_seconds": float(wall_seconds), "machine": machine or "the CPU machine"},
+        )
     return results_dir
 
 

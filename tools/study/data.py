@@ -1,16 +1,16 @@
-"""In-memory synthetic volumes whose rare foreground covers an exact number of voxels.
+"""In-memory synthetic volumes with several lesions of known sizes plus distractors.
 
-Each volume: a smooth random background (Gaussian-filtered noise) plus voxel noise, a few larger "distractor"
-blobs a little brighter than the background (label 0), and ``blobs`` compact foreground objects (label 1) of
-exactly ``round(fraction * voxels)`` voxels in total: each object is the set of voxels nearest to a random
-centre (a discrete ball, ties broken by a tiny random jitter), so the rare-class fraction is controlled to
-the voxel instead of only approximately through a radius.
+Each volume: a smooth random background (Gaussian-filtered noise) plus voxel noise; ``per_class`` lesions
+(label 1) of every size class (tens, hundreds, thousands of voxels; the size drawn log-uniformly in the class's
+range), each the set of free voxels nearest to a random centre (a discrete ball of exactly that many voxels);
+and as many distractors (label 0) of the same sizes, half as bright. Lesions and distractors never touch
+(a one-voxel margin), so every lesion is one connected component of the label.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import gaussian_filter
+from scipy.ndimage import binary_dilation, gaussian_filter
 
 FOREGROUND_CONTRAST = 1.0
 DISTRACTOR_CONTRAST = 0.5
@@ -18,59 +18,55 @@ NOISE_STD = 0.35
 FIELD_STD = 0.3
 
 
-def foreground_voxels(fraction: float, shape: tuple[int, ...], blobs: int = 1) -> int:
-    """Foreground voxel count of one volume: ``round(fraction * prod(shape))``, at least one voxel per object."""
-    return max(blobs, int(round(fraction * int(np.prod(shape)))))
-
-
-def _ball_indices(rng: np.random.Generator, shape: tuple[int, ...], count: int, taken: np.ndarray) -> np.ndarray:
-    """Flat indices of the ``count`` free voxels nearest to a random centre away from the border."""
+def _ball(rng: np.random.Generator, grids, shape, count: int, blocked: np.ndarray) -> np.ndarray:
+    """Flat indices of the ``count`` unblocked voxels nearest to a random centre away from the border."""
     radius = (3.0 * count / (4.0 * np.pi)) ** (1.0 / 3.0) + 1.0
-    centre = np.array([rng.uniform(min(radius, s / 2 - 1), max(s - 1 - radius, s / 2)) for s in shape])
-    grids = np.meshgrid(*[np.arange(s) for s in shape], indexing="ij")
+    centre = [rng.uniform(min(radius, s / 2 - 1), max(s - 1 - radius, s / 2)) for s in shape]
     dist = sum((g - c) ** 2 for g, c in zip(grids, centre)).ravel().astype(np.float64)
     dist += rng.uniform(0, 1e-3, dist.shape)
-    dist[taken.ravel()] = np.inf
-    return np.argsort(dist, kind="stable")[:count]
+    dist[blocked.ravel()] = np.inf
+    return np.argpartition(dist, count)[:count]
 
 
-def make_volume(
-    rng: np.random.Generator, shape: tuple[int, int, int], fraction: float, blobs: int = 1
-) -> tuple[np.ndarray, np.ndarray]:
-    """One (image, label) pair, float32 and uint8 arrays of ``shape``; see the module docstring."""
-    if not 0 < fraction < 1:
-        raise ValueError(f"fraction must be in (0, 1), got {fraction}.")
-    if blobs < 1:
-        raise ValueError(f"blobs must be >= 1, got {blobs}.")
-    n_fg = foreground_voxels(fraction, shape, blobs)
-    label = np.zeros(shape, dtype=bool)
-    sizes = [n_fg // blobs + (1 if i < n_fg % blobs else 0) for i in range(blobs)]
-    for size in sizes:
-        label.ravel()[_ball_indices(rng, shape, size, label)] = True
-    distractors = np.zeros(shape, dtype=bool)
-    for _ in range(3):
-        size = int(rng.integers(max(8, n_fg // 2), max(16, 2 * n_fg) + 1))
-        distractors.ravel()[_ball_indices(rng, shape, size, label | distractors)] = True
+def lesion_sizes(rng: np.random.Generator, size_classes, per_class: int) -> list[int]:
+    """``per_class`` sizes per class, each log-uniform in the class's inclusive range."""
+    return [
+        int(round(np.exp(rng.uniform(np.log(lo), np.log(hi))))) for lo, hi in size_classes for _ in range(per_class)
+    ]
+
+
+def make_volume(rng: np.random.Generator, shape, size_classes, per_class: int) -> tuple[np.ndarray, np.ndarray]:
+    """One (image, label) pair of ``shape``: float32 image, uint8 label (see the module docstring)."""
+    shape = tuple(int(s) for s in shape)
+    if per_class < 1:
+        raise ValueError(f"per_class must be >= 1, got {per_class}.")
+    sizes = lesion_sizes(rng, size_classes, per_class)
+    if 2 * sum(sizes) * 3 > np.prod(shape):
+        raise ValueError(f"volume {shape} too small for lesions and distractors of {sum(sizes)} voxels each.")
+    grids = np.meshgrid(*[np.arange(s) for s in shape], indexing="ij")
+    objects = np.zeros(shape, dtype=np.int16)  # 1..n lesions, -1 distractors
+    structure = np.ones((3,) * len(shape), bool)
+    for k, size in enumerate(sizes + lesion_sizes(rng, size_classes, per_class)):
+        blocked = binary_dilation(objects != 0, structure=structure)
+        objects.ravel()[_ball(rng, grids, shape, size, blocked)] = k + 1 if k < len(sizes) else -1
+    label = objects > 0
     field = gaussian_filter(rng.standard_normal(shape), sigma=4.0)
     field *= FIELD_STD / (field.std() + 1e-8)
     image = field + NOISE_STD * rng.standard_normal(shape)
-    image += FOREGROUND_CONTRAST * label + DISTRACTOR_CONTRAST * distractors
+    image += FOREGROUND_CONTRAST * label + DISTRACTOR_CONTRAST * (objects < 0)
     return image.astype(np.float32), label.astype(np.uint8)
 
 
-def make_split(seed: int, count: int, shape: tuple[int, int, int], fraction: float, blobs: int = 1):
-    """``count`` volumes as arrays of shape (count, 1, *shape): images float32, labels uint8."""
+def make_split(seed: int, count: int, shape, size_classes, per_class: int) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` volumes as arrays (count, 1, *shape): images float32, labels uint8."""
     rng = np.random.default_rng(seed)
-    pairs = [make_volume(rng, shape, fraction, blobs) for _ in range(count)]
-    images = np.stack([p[0] for p in pairs])[:, None]
-    labels = np.stack([p[1] for p in pairs])[:, None]
-    return images, labels
+    pairs = [make_volume(rng, shape, size_classes, per_class) for _ in range(count)]
+    return np.stack([p[0] for p in pairs])[:, None], np.stack([p[1] for p in pairs])[:, None]
 
 
-def make_dataset(seed: int, level: float, shape, blobs: int, n_train: int, n_val: int, n_test: int) -> dict:
-    """Train/val/test splits for one (level, seed), each from its own deterministic stream."""
-    shape = tuple(int(s) for s in shape)
+def make_dataset(seed: int, level, size_classes, n_train: int, n_test: int) -> dict:
+    """Train and test splits of one (level, seed), each from its own deterministic stream."""
     return {
-        split: make_split(seed * 1000 + k, n, shape, level, blobs)
-        for k, (split, n) in enumerate((("train", n_train), ("val", n_val), ("test", n_test)))
+        split: make_split(seed * 1000 + k, n, level.shape, size_classes, level.per_class)
+        for k, (split, n) in enumerate((("train", n_train), ("test", n_test)))
     }

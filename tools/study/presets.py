@@ -1,8 +1,8 @@
-"""Study presets: the grid (losses x imbalance levels x seeds) and the identical training budget of every run."""
+"""Study presets: the grid (losses x imbalance levels x samplers x seeds) and the identical budget of every run."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 
 STUDY_LOSSES = (
     "dice",
@@ -18,101 +18,108 @@ STUDY_LOSSES = (
     "symmetric_unified_focal",
     "asymmetric_unified_focal",
     "gdl_boundary",
-    "lovasz",
-    "topk_ce",
     "blob",
 )
-"""Sixteen catalogue losses: the twelve compared in Yeung et al., CMIG 2022 (region: Dice, GDL, Tversky, Focal
-Tversky, Focal Dice; distribution: BCE, WCE, Focal; compound: BCE+Dice, Combo, the two Unified Focal losses) and
-four for the hardest imbalance: GDL + boundary (Kervadec et al.), Lovász hinge (Berman et al.), TopK CE (nnU-Net)
-and the blob loss (Kofler et al.)."""
+"""The twelve losses compared in Yeung et al., CMIG 2022 (region: Dice, GDL, Tversky, Focal Tversky, Focal Dice;
+distribution: BCE, WCE, Focal; compound: BCE+Dice, Combo, the two Unified Focal losses), the map loss GDL +
+boundary (Kervadec et al.) for the HD95 claim and the instance loss blob (Kofler et al.) for the detection claim."""
 
-LEVELS = (0.01, 0.001, 0.0001)
-"""Rare-class fraction of the voxels of every volume: about 1 %, 0.1 % and 0.01 %."""
+BASELINE = "bce_dice"
+"""Dice + cross-entropy, nnU-Net's default: every loss is compared with it."""
+
+SIZE_CLASSES = ((20, 40), (200, 400), (1500, 2500))
+"""Lesion sizes (voxels, inclusive range, log-uniform): tens, hundreds and thousands."""
+
+SAMPLERS = ("uniform", "foreground")
+"""``uniform``: ``RandSpatialCropd`` patches; ``foreground``: ``RandCropByPosNegLabeld`` with the bundle's
+``pos=1, neg=1`` (configs/train.json), half the patches centred on a lesion voxel."""
 
 
 @dataclass(frozen=True)
-class BudgetCheck:
-    """Extra runs of every study loss at one level with ``factor`` times the iterations (same epoch length, so
-    ``factor`` times the epochs), for ``seeds``: does a loss that fails within the budget learn with more?"""
+class Level:
+    """One imbalance level: volume shape and lesions per size class. The size classes are the same at every level,
+    so the level changes the rare-class fraction, not the lesion sizes."""
 
-    level: float = 0.001
-    factor: int = 4
-    seeds: tuple[int, ...] = (0,)
+    name: str
+    shape: tuple[int, int, int]
+    per_class: int
 
 
 @dataclass(frozen=True)
 class Preset:
     losses: tuple[str, ...] = STUDY_LOSSES
-    levels: tuple[float, ...] = LEVELS
-    seeds: tuple[int, ...] = (0, 1, 2)
-    shape: tuple[int, int, int] = (40, 40, 24)
-    blobs: int = 1
-    n_train: int = 32
-    n_val: int = 4
-    n_test: int = 8
+    levels: tuple[Level, ...] = (Level("dense", (48, 48, 48), 2), Level("sparse", (80, 80, 48), 1))
+    samplers: tuple[str, ...] = SAMPLERS
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    size_classes: tuple[tuple[int, int], ...] = SIZE_CLASSES
+    n_train: int = 8
+    n_test: int = 3
+    patch: tuple[int, int, int] = (24, 24, 24)
+    num_samples: int = 2
     channels: tuple[int, ...] = (8, 16, 32)
     num_res_units: int = 0
-    iterations: int = 240
-    iterations_per_epoch: int = 24
-    batch_size: int = 2
+    iterations: int = 80
+    iterations_per_epoch: int = 20
     lr: float = 3e-3
     threshold: float = 0.5
+    sw_batch_size: int = 8
     threads: int = 1
     workers: int = 2
     device: str = "auto"
-    budget_check: BudgetCheck | None = BudgetCheck()
+    notes: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
 PRESETS: dict[str, Preset] = {
-    # 108 runs on 2 shared CPU cores: 40x40x24 volumes, ~38k voxels, so 0.01 % is a 4-voxel object.
+    # 14 losses x 2 levels x 2 samplers x 5 seeds = 280 runs on 2 shared CPU cores.
     "cpu": Preset(),
-    # GPU: 96^3 volumes (0.01 % = 88 voxels), a wider U-Net, 10x the iterations; see docs/study.md for run time.
+    # GPU (estimated, not run): 4x the volumes per side area, a wider U-Net, 50x the iterations.
     "full": Preset(
-        shape=(96, 96, 96),
-        blobs=2,
-        n_train=48,
-        n_val=8,
-        n_test=16,
+        levels=(Level("dense", (96, 96, 96), 8), Level("sparse", (160, 160, 128), 2)),
+        n_train=32,
+        n_test=8,
+        patch=(64, 64, 64),
         channels=(16, 32, 64, 128),
         num_res_units=2,
         iterations=3000,
         iterations_per_epoch=150,
-        batch_size=4,
         lr=1e-3,
+        sw_batch_size=4,
         threads=4,
         workers=1,
         device="cuda",
     ),
-    # tests: 2 losses, 1 level, 1 seed, a few iterations
+    # tests: 2 losses, 1 level, 2 samplers, 1 seed, a few iterations
     "micro": Preset(
-        losses=("dice", "asymmetric_unified_focal"),
-        levels=(0.01,),
+        losses=("dice", "bce_dice"),
+        levels=(Level("tiny", (32, 32, 32), 1),),
         seeds=(0,),
-        shape=(16, 16, 16),
-        n_train=4,
-        n_val=2,
+        n_train=2,
         n_test=2,
+        patch=(16, 16, 16),
         channels=(4, 8),
         iterations=4,
         iterations_per_epoch=2,
         workers=1,
-        budget_check=BudgetCheck(level=0.01, factor=4, seeds=(0,)),
     ),
 }
+
+
+def _level(value) -> Level:
+    if isinstance(value, Level):
+        return value
+    if isinstance(value, dict):
+        return Level(str(value["name"]), tuple(int(s) for s in value["shape"]), int(value["per_class"]))
+    raise ValueError(f"a level is a dict with name, shape and per_class, got {value!r}.")
 
 
 def get_preset(name: str, **overrides) -> Preset:
     """The preset ``name`` with ``overrides`` (any :class:`Preset` field) applied.
 
-    ``budget_check`` may be given as a dict of :class:`BudgetCheck` fields, or ``None`` / ``False`` for none.
-
     Raises:
-        ValueError: unknown preset name or field, a loss name not in the catalogue, or a budget check outside
-            the grid (:func:`check_budget`).
+        ValueError: unknown preset name or field, a loss not in the catalogue, no baseline, an unknown sampler.
     """
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; valid presets: {', '.join(PRESETS)}.")
@@ -120,58 +127,23 @@ def get_preset(name: str, **overrides) -> Preset:
     unknown = sorted(set(overrides) - fields)
     if unknown:
         raise ValueError(f"unknown preset field(s) {unknown}; valid fields: {sorted(fields)}.")
-    for key in ("losses", "levels", "seeds", "shape", "channels"):
+    for key in ("losses", "samplers", "seeds", "patch", "channels", "levels"):
         if key in overrides and overrides[key] is not None:
             value = overrides[key]
             overrides[key] = tuple(value) if isinstance(value, list | tuple) else (value,)
-    if isinstance(overrides.get("budget_check"), dict):  # from the command line or a preset.json
-        check = dict(overrides["budget_check"])
-        unknown = sorted(set(check) - set(BudgetCheck.__dataclass_fields__))
-        if unknown:
-            raise ValueError(
-                f"unknown budget_check field(s) {unknown}; valid: {list(BudgetCheck.__dataclass_fields__)}."
-            )
-        if "seeds" in check:
-            check["seeds"] = tuple(check["seeds"]) if isinstance(check["seeds"], list | tuple) else (check["seeds"],)
-        overrides["budget_check"] = BudgetCheck(**check)
-    elif overrides.get("budget_check", None) is False:
-        overrides["budget_check"] = None
+    if "levels" in overrides:
+        overrides["levels"] = tuple(_level(v) for v in overrides["levels"])
+    if "size_classes" in overrides:
+        overrides["size_classes"] = tuple(tuple(int(v) for v in c) for c in overrides["size_classes"])
     preset = replace(PRESETS[name], **overrides)
     from scripts.losses import LOSSES
 
     bad = [n for n in preset.losses if n not in LOSSES]
     if bad:
         raise ValueError(f"loss name(s) {bad} not in the catalogue; valid names: {', '.join(sorted(LOSSES))}.")
-    bad_levels = [lv for lv in preset.levels if not 0 < lv < 1]
-    if bad_levels:
-        raise ValueError(f"imbalance levels must be fractions in (0, 1), got {bad_levels}.")
-    check_budget(preset)
+    if BASELINE not in preset.losses:
+        raise ValueError(f"the baseline {BASELINE!r} must be one of the losses, got {list(preset.losses)}.")
+    bad = [s for s in preset.samplers if s not in SAMPLERS]
+    if bad:
+        raise ValueError(f"unknown sampler(s) {bad}; valid: {list(SAMPLERS)}.")
     return preset
-
-
-def check_budget(preset: Preset) -> None:
-    """The budget check compares with the main grid's runs: its level and seeds must be in the grid.
-
-    Raises:
-        ValueError: a level or seed outside the grid, or a factor that is not an integer >= 2.
-    """
-    check = preset.budget_check
-    if check is None:
-        return
-    if check.level not in preset.levels:
-        raise ValueError(
-            f"budget_check level {check.level} is not a level of the grid {list(preset.levels)} "
-            "(set budget_check too, or budget_check=None)."
-        )
-    if not set(check.seeds) <= set(preset.seeds):
-        raise ValueError(
-            f"budget_check seeds {list(check.seeds)} must be seeds of the grid {list(preset.seeds)} "
-            "(set budget_check too, or budget_check=None)."
-        )
-    if isinstance(check.factor, bool) or not isinstance(check.factor, int) or check.factor < 2:
-        raise ValueError(f"budget_check factor must be an integer >= 2, got {check.factor!r}.")
-
-
-def budget_preset(preset: Preset) -> Preset:
-    """``preset`` with the budget check's iterations (``factor`` x), the epoch length unchanged."""
-    return replace(preset, iterations=preset.iterations * preset.budget_check.factor)

@@ -1,9 +1,9 @@
 """``docs/study.md`` and ``docs/figures/study_*.png`` from the consolidated results (no training).
 
-The reading of the papers' claims is computed from the numbers with one fixed rule, stated in the document:
-loss A is *better* than loss B at a level when mean(A) - mean(B) exceeds the larger of their two standard
-deviations over seeds and ``MIN_EFFECT``, *worse* in the mirror case, otherwise *no clear difference* (also
-when either has fewer than two seeds).
+Every comparison is a paired one (``tools.study.paired``): per test case (pairs: seed, case) the loss minus the
+baseline, a two-stage (seed, case) bootstrap 95 % interval, a Wilcoxon signed-rank p-value Holm-corrected over the
+losses compared in that cell, and the verdict ``better`` / ``worse`` only when the interval excludes 0 and
+``p_holm < 0.05``, else ``no detectable difference``. Nothing is ranked: losses are listed in catalogue order.
 """
 
 from __future__ import annotations
@@ -17,258 +17,283 @@ import pandas as pd
 
 from scripts.files import write_text
 
-from .budget import budget_section
-from .figures import bar_chart, curves_figure, level_label, overlay_figure
+from .figures import detection_by_size, detection_figure, paired_figure
+from .paired import format_row, holm, paired_difference, verdict
+from .presets import BASELINE
 
-UNIFIED = ("asymmetric_unified_focal", "symmetric_unified_focal")
-DICE_VARIANTS = ("dice", "generalized_dice", "tversky", "focal_tversky", "focal_dice")
-CE_VARIANTS = ("bce", "wce", "focal", "bce_dice", "combo")
-LEARNABLE_DICE = 0.05
-"""A level where no loss reaches this mean Dice is reported as uninformative for the comparisons."""
-MIN_EFFECT = 0.02
-"""Smallest difference (Dice units) counted as an effect, whatever the spread over seeds."""
-
-
-def _fmt(mean: float, std: float, digits: int = 3) -> str:
-    if math.isnan(mean):
-        return "n/a"
-    return f"{mean:.{digits}f} (1 seed)" if math.isnan(std) else f"{mean:.{digits}f} ± {std:.{digits}f}"
-
-
-def summary(results: pd.DataFrame) -> pd.DataFrame:
-    """Mean and std over seeds of every metric, per (loss, level), with the over-fitting indicators."""
-    df = results.assign(
-        gap=results["train_dice"] - results["dice"], drop=results["best_val_dice"] - results["last_val_dice"]
-    )
-    cols = ["dice", "hd95", "precision", "recall", "empty_pred", "gap", "drop"]
-    stats = df.groupby(["level", "loss"])[cols].agg(["mean", "std"])
-    stats["n"] = df.groupby(["level", "loss"]).size()
-    return stats
+CLAIMS = (
+    ("asymmetric_unified_focal", "bce_dice", "dice", "Unified Focal (asymmetric) vs Dice + CE, voxel Dice",
+     "Yeung et al. 2022: the Unified Focal loss consistently outperforms the other losses, Dice + CE included"),
+    ("symmetric_unified_focal", "bce_dice", "dice", "Unified Focal (symmetric) vs Dice + CE, voxel Dice",
+     "Yeung et al. 2022 (same claim, symmetric variant)"),
+    ("focal_dice", "dice", "dice", "Focal Dice vs Dice, voxel Dice", "Wang & Chung 2018 / Yeung et al.: Focal Dice "
+     "improves on Dice"),
+    ("blob", "bce_dice", "sensitivity", "blob vs Dice + CE, lesion detection sensitivity",
+     "Kofler et al. 2023: blob loss improves instance (lesion) detection"),
+    ("blob", "bce_dice", "fp_lesions", "blob vs Dice + CE, false-positive lesions",
+     "Kofler et al. 2023: fewer false-positive instances"),
+    ("gdl_boundary", "generalized_dice", "hd95", "GDL + boundary vs GDL, HD95",
+     "Kervadec et al. 2019: the boundary term lowers the Hausdorff distance of GDL alone"),
+)  # fmt: skip
+LOWER_IS_BETTER = ("hd95", "fp_lesions")
 
 
-def compare(stats: pd.DataFrame, level: float, a: str, b: str, metric: str = "dice", higher: bool = True) -> int:
-    """+1 when ``a`` is better than ``b`` on ``metric`` at ``level`` (rule in the module docstring), -1 worse, 0."""
-    try:
-        ma, sa = stats.loc[(level, a), (metric, "mean")], stats.loc[(level, a), (metric, "std")]
-        mb, sb = stats.loc[(level, b), (metric, "mean")], stats.loc[(level, b), (metric, "std")]
-    except KeyError:
-        return 0
-    if math.isnan(sa) or math.isnan(sb):  # a single seed: no spread to judge an effect by
-        return 0
-    diff = (ma - mb) if higher else (mb - ma)
-    return 0 if math.isnan(diff) or abs(diff) <= max(sa, sb, MIN_EFFECT) else int(np.sign(diff))
+def _cells(cases: pd.DataFrame) -> list[tuple[str, str]]:
+    return list(cases[["level", "sampler"]].drop_duplicates().itertuples(index=False, name=None))
 
 
-def ranking(stats: pd.DataFrame, levels: list[float]) -> tuple[pd.Series, list[float]]:
-    """Mean over levels of each loss's rank by mean test Dice (1 = best); levels where some loss has no run
-    are left out (unless every level lacks some), so partial levels do not skew the ranks."""
-    counts = {lv: len(stats.loc[lv]) for lv in levels}
-    complete = [lv for lv in levels if counts[lv] == max(counts.values())]
-    ranks = []
-    for level in complete:
-        dice = stats.loc[level][("dice", "mean")]
-        ranks.append(dice.rank(ascending=False, method="average"))
-    return pd.concat(ranks, axis=1).mean(axis=1).sort_values(), complete
+def claim_rows(cases: pd.DataFrame, **bootstrap) -> pd.DataFrame:
+    """Each claim's paired difference (A minus B) in every (level, sampler) cell, Holm-corrected over the cells
+    of that claim."""
+    rows = []
+    for a, b, metric, title, _ in CLAIMS:
+        block = []
+        for level, sampler in _cells(cases):
+            sub = cases[(cases["level"] == level) & (cases["sampler"] == sampler)]
+            wide = sub.pivot_table(index=["seed", "case"], columns="loss", values=metric, aggfunc="first")
+            if a not in wide or b not in wide:
+                continue
+            res = paired_difference(wide[a], wide[b], wide.index.get_level_values("seed"), **bootstrap)
+            block.append({"claim": title, "level": level, "sampler": sampler, "loss": a, "baseline": b,
+                          "metric": metric} | res)  # fmt: skip
+        for row, p in zip(block, holm([r.get("p_value", math.nan) for r in block])):
+            row["p_holm"] = p
+            row["verdict"] = verdict(row, metric not in LOWER_IS_BETTER)
+        rows += block
+    columns = ["claim", "level", "sampler", "loss", "baseline", "metric", "n_pairs", "n_seeds", "mean_diff", "ci_low",
+               "ci_high", "p_value", "detectable_diff", "p_holm", "verdict"]  # fmt: skip
+    return pd.DataFrame(rows, columns=columns)
 
 
-def _level_table(stats: pd.DataFrame, level: float) -> list[str]:
-    sub = stats.loc[level].sort_values(("dice", "mean"), ascending=False)
-    lines = [
-        "| Loss | Dice | HD95 (voxels) | Precision | Recall | Empty predictions | Train − test Dice | "
-        "Best − last val Dice | Seeds |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for loss, row in sub.iterrows():
-        cells = [_fmt(row[(m, "mean")], row[(m, "std")], 1 if m == "hd95" else 3) for m in
-                 ("dice", "hd95", "precision", "recall", "empty_pred", "gap", "drop")]  # fmt: skip
-        lines.append(f"| {loss} | " + " | ".join(cells) + f" | {int(row['n'].iloc[0])} |")
+def _mean_sd(values: pd.Series, digits: int) -> str:
+    per_seed = values.groupby(level="seed").mean()
+    sd = per_seed.std(ddof=1) if len(per_seed) > 1 else math.nan
+    return f"{values.mean():.{digits}f}" + ("" if math.isnan(sd) else f" ± {sd:.{digits}f}")
+
+
+def summary_table(cases: pd.DataFrame, losses: list[str], level: str, sampler: str) -> list[str]:
+    sub = cases[(cases["level"] == level) & (cases["sampler"] == sampler)].set_index("seed")
+    lines = ["| Loss | Dice | Lesion-wise Dice | Detected | FP lesions | HD95 (voxels) |", "|---|---|---|---|---|---|"]
+    for n in losses:
+        s = sub[sub["loss"] == n]
+        if s.empty:
+            continue
+        cells = [_mean_sd(s["dice"], 3), _mean_sd(s["lesion_dice"], 3), _mean_sd(s["sensitivity"], 2),
+                 _mean_sd(s["fp_lesions"], 0), _mean_sd(s["hd95"], 1)]  # fmt: skip
+        lines.append(f"| {n} | " + " | ".join(cells) + " |")
     return lines
 
 
-def _claims(stats: pd.DataFrame, levels: list[float], informative: list[float]) -> list[str]:
-    out = ["### Claim 1: the Unified Focal loss is robust to imbalance and better than Dice and CE variants", ""]
-    for uf in UNIFIED:
-        for level in informative:
-            others = [n for n in DICE_VARIANTS + CE_VARIANTS if n in stats.loc[level].index]
-            if uf not in stats.loc[level].index:
-                continue
-            verdicts = {n: compare(stats, level, uf, n) for n in others}
-            wins = [n for n, v in verdicts.items() if v > 0]
-            losses = [n for n, v in verdicts.items() if v < 0]
-            out.append(
-                f"- {uf}, foreground {level_label(level)}: Dice "
-                f"{_fmt(stats.loc[(level, uf), ('dice', 'mean')], stats.loc[(level, uf), ('dice', 'std')])}; "
-                f"better than {len(wins)} of {len(others)} Dice/CE variants ({', '.join(wins) or 'none'}), "
-                f"worse than {len(losses)} ({', '.join(losses) or 'none'}), no clear difference with the rest."
-            )
-    if len(informative) >= 2:
-        hi, lo = max(informative), min(informative)
-        dice_hi = stats.loc[hi][("dice", "mean")]
-        dice_lo = stats.loc[lo][("dice", "mean")]
-        retained = (dice_lo / dice_hi.where(dice_hi > 0)).sort_values(ascending=False)
-        out.append(
-            f"- Robustness (Dice at {level_label(lo)} as a fraction of Dice at {level_label(hi)}): "
-            + ", ".join(f"{n} {v:.2f}" for n, v in retained.items() if not math.isnan(v))
-            + "."
-        )
-    out += ["", "### Claim 2: Focal Dice reduces over-fitting (compared with Dice)", ""]
-    for level in informative:
-        if "focal_dice" not in stats.loc[level].index or "dice" not in stats.loc[level].index:
-            continue
-        row_f, row_d = stats.loc[(level, "focal_dice")], stats.loc[(level, "dice")]
-        gap = compare(stats, level, "focal_dice", "dice", "gap", higher=False)
-        drop = compare(stats, level, "focal_dice", "dice", "drop", higher=False)
-        word = {1: "smaller (reproduces the claim)", -1: "larger (contradicts the claim)", 0: "no clear difference"}
-        out.append(
-            f"- foreground {level_label(level)}: train − test Dice gap focal_dice "
-            f"{_fmt(row_f[('gap', 'mean')], row_f[('gap', 'std')])} vs dice "
-            f"{_fmt(row_d[('gap', 'mean')], row_d[('gap', 'std')])}: {word[gap]}; best − last validation Dice "
-            f"{_fmt(row_f[('drop', 'mean')], row_f[('drop', 'std')])} vs "
-            f"{_fmt(row_d[('drop', 'mean')], row_d[('drop', 'std')])}: {word[drop]}; test Dice "
-            f"{_fmt(row_f[('dice', 'mean')], row_f[('dice', 'std')])} vs "
-            f"{_fmt(row_d[('dice', 'mean')], row_d[('dice', 'std')])}."
-        )
-    return out
+def paired_section(paired: pd.DataFrame, losses: list[str], level: str, sampler: str) -> list[str]:
+    sub = paired[(paired["level"] == level) & (paired["sampler"] == sampler)]
+    metrics = list(dict.fromkeys(sub["metric"]))
+    lines = ["| Loss | " + " | ".join(metrics) + " |", "|---|" + "---|" * len(metrics)]
+    for n in losses:
+        cells = []
+        for m in metrics:
+            r = sub[(sub["loss"] == n) & (sub["metric"] == m)]
+            cells.append(format_row(r.iloc[0].to_dict()) if len(r) else "")
+        if any(cells):
+            lines.append(f"| {n} | " + " | ".join(cells) + " |")
+    det = sub.groupby("metric")["detectable_diff"].median()
+    lines += ["", "Smallest difference this design could detect (80 % power, median over the losses): "
+              + ", ".join(f"{m} {det[m]:.3g}" for m in metrics) + "."]  # fmt: skip
+    return lines
 
 
-def _schedule_line(preset: dict) -> list[str]:
-    """The design note on ``gdl_boundary``'s alpha schedule over this preset's epochs (none without the loss)."""
-    if "gdl_boundary" not in preset["losses"]:
-        return []
-    from scripts.losses import rebalanced_alpha
-
-    def last_alpha(iterations: int) -> float:
-        return rebalanced_alpha(math.ceil(iterations / preset["iterations_per_epoch"]) - 1)
-
-    check = preset.get("budget_check")
-    longer = (
-        f" ({last_alpha(preset['iterations'] * check['factor']):.2f} in the budget check's last epoch)" if check else ""
-    )
-    return [
-        "- `gdl_boundary` (alpha GDL + (1 − alpha) boundary) follows the paper's rebalancing schedule as the "
-        "bundle's handler does: at the start of every epoch alpha = `rebalanced_alpha(epoch)` (0-based epoch), "
-        f"1.0 in the first epoch, {last_alpha(preset['iterations']):.2f} in the last{longer}. The paper's schedule "
-        "is per epoch of a long training (0.01 less per epoch down to 0.01); the study's budget keeps "
-        "`gdl_boundary` close to the generalised Dice loss. The map losses (`gdl_boundary`, `blob`) get the plain "
-        "label and compute their maps (signed distance, connected components) themselves.",
-    ]
+def design_rows(lesions: pd.DataFrame, cases: pd.DataFrame, preset: dict) -> list[str]:
+    """Achieved rare-class fraction and lesion sizes per level (test volumes of the reported seeds)."""
+    shapes = {lv["name"]: lv for lv in preset["levels"]}
+    one = lesions[(lesions["loss"] == lesions["loss"].iloc[0]) & (lesions["sampler"] == lesions["sampler"].iloc[0])]
+    vox = cases[(cases["loss"] == cases["loss"].iloc[0]) & (cases["sampler"] == cases["sampler"].iloc[0])]
+    lines = ["| Level | Volume | Lesions per volume | Foreground fraction (test) | Median lesion size | Lesion sizes |",
+             "|---|---|---|---|---|---|"]  # fmt: skip
+    for level, sub in one.groupby("level", sort=False):
+        lv = shapes[level]
+        voxels = int(np.prod(lv["shape"]))
+        fraction = vox[vox["level"] == level]["ref_voxels"].mean() / voxels
+        per_volume = lv["per_class"] * len(preset["size_classes"])
+        lines.append(f"| {level} | {' x '.join(map(str, lv['shape']))} | {lv['per_class']} per size class "
+                     f"({per_volume}) + as many distractors | {100 * fraction:.2f} % | "
+                     f"{sub['lesion_voxels'].median():.0f} voxels | {sub['lesion_voxels'].min()}-"
+                     f"{sub['lesion_voxels'].max()} |")  # fmt: skip
+    return lines
 
 
 def write_report(results_dir: str, docs_dir: str = "docs") -> str:
-    """Write ``<docs_dir>/study.md`` and its three figures from ``results_dir``; returns the Markdown path.
-
-    Raises:
-        FileNotFoundError: a results file (``results.csv``, ``curves.csv``, ``overlays.json``, ``preset.json``)
-            is missing from ``results_dir``.
-    """
-    paths = {k: os.path.join(results_dir, k) for k in ("results.csv", "curves.csv", "overlays.json", "preset.json")}
-    for path in paths.values():
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"study results file {path!r} is missing; run `python -m tools.study run` first.")
-    results = pd.read_csv(paths["results.csv"])
-    curves = pd.read_csv(paths["curves.csv"])
-    with open(paths["overlays.json"], encoding="utf-8") as f:
-        overlays = json.load(f)
-    with open(paths["preset.json"], encoding="utf-8") as f:
+    """Write ``docs_dir/study.md`` and its figures from ``results_dir``; returns the document's path."""
+    cases = pd.read_csv(os.path.join(results_dir, "cases.csv"))
+    lesions = pd.read_csv(os.path.join(results_dir, "lesions.csv"))
+    paired = pd.read_csv(os.path.join(results_dir, "paired.csv"))
+    runs = pd.read_csv(os.path.join(results_dir, "runs.csv"))
+    with open(os.path.join(results_dir, "preset.json"), encoding="utf-8") as f:
         preset = json.load(f)
-    fig_dir = os.path.join(docs_dir, "figures")
-    os.makedirs(fig_dir, exist_ok=True)
-    losses = [n for n in preset["losses"] if n in set(results["loss"])]
-    levels = sorted(results["level"].unique(), reverse=True)
-    stats = summary(results)
-    informative = [lv for lv in levels if stats.loc[lv][("dice", "mean")].max() >= LEARNABLE_DICE]
-    hard = min(informative) if informative else min(levels)
-
-    bar_chart(results, losses, os.path.join(fig_dir, "study_bars.png"))
-    curves_figure(curves, losses, os.path.join(fig_dir, "study_curves.png"))
-    overlay_figure(overlays, losses, hard, os.path.join(fig_dir, "study_overlay.png"))
-
-    expected = len(preset["losses"]) * len(preset["levels"]) * len(preset["seeds"])
-    rank, rank_levels = ranking(stats, informative or levels)
+    timing_path = os.path.join(results_dir, "timing.json")
+    timing = json.load(open(timing_path, encoding="utf-8")) if os.path.isfile(timing_path) else {}
+    losses = [n for n in preset["losses"] if n in set(cases["loss"])]
+    seeds = sorted(cases["seed"].unique())
+    figures = os.path.join(docs_dir, "figures")
+    size_classes = [tuple(c) for c in preset["size_classes"]]
+    detection = detection_by_size(lesions, size_classes)
+    detection_figure(detection, losses, size_classes, os.path.join(figures, "study_detection.png"))
+    shown = ["dice", "lesion_dice", "sensitivity", "hd95"]
+    paired_figure(paired, losses, shown, os.path.join(figures, "study_paired.png"))
+    claims = claim_rows(cases)
     rel = os.path.relpath(results_dir, docs_dir)
-    md = [
-        "# Loss comparison study",
+    n_runs = len(runs)
+    wall = timing.get("wall_seconds")
+    lines = [
+        "# Loss study: lesion size, imbalance and sampler separated, paired statistics",
         "",
-        "Generated by `python -m tools.study run --preset <name>` (or, from saved results without retraining, "
-        "`python -m tools.study report --preset <name>`); do not edit by hand.",
+        "Generated by `python -m tools.study report` from the committed results in "
+        f"[`{rel}`]({rel}) (`cases.csv`: one row per test volume; `lesions.csv`: one row per test lesion; "
+        "`paired.csv`: every loss against the baseline; `runs.csv`; `preset.json`). Do not edit by hand.",
         "",
         "## Design",
         "",
-        f"- Task: binary segmentation of a rare bright object in synthetic 3D volumes of {tuple(preset['shape'])} "
-        "voxels (smooth background field, voxel noise, three larger, less bright distractor blobs labelled "
-        "background); the object covers exactly `round(fraction x voxels)` voxels "
-        f"({', '.join(level_label(lv) for lv in preset['levels'])}).",
-        f"- Data per (level, seed): {preset['n_train']} training, {preset['n_val']} validation, {preset['n_test']} "
-        "test volumes, generated in memory.",
-        f"- Network: MONAI `UNet`, channels {tuple(preset['channels'])}, {preset['num_res_units']} residual units, "
-        "one sigmoid output; the same initial weights for every loss at a given seed.",
-        f"- Identical budget: Adam, LR {preset['lr']}, {preset['iterations']} iterations of batch "
-        f"{preset['batch_size']} whole volumes in the same order for every loss; validation Dice every "
-        f"{preset['iterations_per_epoch']} iterations (one *epoch*); each loss with its paper's defaults "
-        "(`build_loss(name, sigmoid=True)`); prediction threshold 0.5.",
-        "- Metrics of the rare class per test volume, then mean over volumes: Dice, HD95 in voxels (no overlap: "
-        "the volume diagonal), precision (undefined for an empty prediction: left out), recall. Over-fitting "
-        "indicators: train − test Dice after training, and best − last validation Dice.",
-        *_schedule_line(preset),
-        f"- Runs in these results: {len(results)} of {expected} "
-        f"({len(losses)} losses x {len(levels)} levels x seeds {sorted(results['seed'].unique().tolist())})"
-        + ("." if len(results) == expected else " - **partial grid**: the missing runs did not finish in time."),
-        f"- Training time per run: median {results['seconds'].median():.1f} s, total "
-        f"{results['seconds'].sum() / 60:.1f} min of training (data generation and evaluation not included).",
+        "Synthetic 3D volumes: a smooth random background with voxel noise, lesions (label 1) of three size classes "
+        f"({', '.join(f'{lo}-{hi}' for lo, hi in size_classes)} voxels, log-uniform within the class) and as many "
+        "distractors of the same sizes at half the lesion contrast (label 0). The imbalance level changes the volume "
+        "and the number of lesions per volume, **not the lesion sizes**: the median lesion size is the same class at "
+        "every level (a test asserts within 2x).",
         "",
-        "## Results",
+        *design_rows(lesions, cases, preset),
         "",
-        "Mean ± standard deviation over seeds; rows sorted by Dice. Raw per-run values: "
-        f"[`{rel}/results.csv`]({rel}/results.csv), curves: [`{rel}/curves.csv`]({rel}/curves.csv).",
+        f"Training as the bundle trains: random {'x'.join(map(str, preset['patch']))} patches, "
+        f"{preset['num_samples']} per iteration from one training volume ({preset['n_train']} per level and seed); "
+        "the **sampler is a factor**: `uniform` (`RandSpatialCropd`) or `foreground` (`RandCropByPosNegLabeld` with "
+        "the bundle's `pos=1, neg=1`). MONAI U-Net "
+        f"channels {tuple(preset['channels'])}, Adam lr {preset['lr']}, {preset['iterations']} iterations for every "
+        f"loss, sigmoid threshold {preset['threshold']}; evaluation on {preset['n_test']} whole test volumes per level "
+        "and seed by `sliding_window_inference` (overlap 0.25). Paired by design: at a seed every loss starts from "
+        "the same weights, and the volume and crops of iteration *i* come from a generator seeded by (seed, *i*), so "
+        "every loss sees the same patches in the same order (a test checks it).",
         "",
+        "Outcomes per test lesion with the official BraTS matching (`scripts.metrics.reference_lesion_outcomes`, "
+        "the matching of `brats_lesion_scores`): detected or not, its Dice (0 when missed). Per test volume: voxel "
+        "Dice, HD95 (voxels; the volume diagonal when the prediction is empty), false-positive lesions, "
+        "lesion-wise Dice (mean over the reference lesions, missed ones 0) and detection sensitivity.",
+        "",
+        f"Losses ({len(losses)}): the twelve of the Unified Focal paper's comparison (Yeung et al., CMIG 2022: "
+        "Dice, GDL, Tversky, Focal Tversky, Focal Dice, BCE, WCE, Focal, BCE + Dice, Combo, both Unified Focal "
+        "losses), because its claims are the ones confronted; the map loss `gdl_boundary` (GDL + boundary, "
+        "Kervadec et al., with the bundle's alpha rebalance per epoch) for the HD95 claim; the instance loss `blob` "
+        "(Kofler et al.) for the detection claim. Lovász and TopK CE are left out: no claim of those papers is "
+        "tested here, and each would add 20 runs.",
+        "",
+        f"Grid: {len(losses)} losses x {cases['level'].nunique()} levels x {cases['sampler'].nunique()} samplers x "
+        f"{len(seeds)} seeds (seeds {', '.join(map(str, seeds))}) = {n_runs} runs, "
+        f"{preset['n_test']} test volumes each: {len(seeds) * preset['n_test']} pairs (seed, case) per comparison.",
     ]
-    for level in levels:
-        md += [f"### Foreground {level_label(level)} of the voxels", "", *_level_table(stats, level), ""]
-    md += [
-        "![metrics](figures/study_bars.png)",
+    if wall:
+        lines += ["", f"Time: {wall / 60:.0f} min wall on {timing.get('machine', 'the CPU machine')} "
+                  f"({preset['workers']} worker processes, 1 thread each); the runs' own time summed: "
+                  f"{runs['seconds'].sum() / 60:.0f} min. {timing.get('note', '')}".rstrip()]  # fmt: skip
+    lines += [
         "",
-        "![curves](figures/study_curves.png)",
-        "",
-        f"Hard case (foreground {level_label(hard)}, the rarest level where some loss learns the object):",
-        "",
-        "![overlay](figures/study_overlay.png)",
-        "",
-        "## Reading against the papers' claims",
-        "",
-        f"Rule: A is *better* than B when mean(A) − mean(B) exceeds the larger of their standard deviations over "
-        f"seeds and {MIN_EFFECT} (Dice units), *worse* in the mirror case, else *no clear difference* (few seeds: "
-        "only large effects count; a single seed never counts).",
-        "",
+        "## Results per cell (mean ± standard deviation over the seeds' means; catalogue order, not a ranking)",
     ]
-    uninformative = [lv for lv in levels if lv not in informative]
-    if uninformative:
-        md += [
-            f"At foreground {', '.join(level_label(lv) for lv in uninformative)} no loss reaches a mean test Dice "
-            f"of {LEARNABLE_DICE} within this budget, so that level cannot rank the losses; it is left out of the "
-            "comparisons and the ranking below.",
-            "",
-        ]
-    md += _claims(stats, levels, informative)
-    budget_path = os.path.join(results_dir, "budget.csv")
-    if os.path.isfile(budget_path):
-        curves_path = os.path.join(results_dir, "budget_curves.csv")
-        budget_curves = pd.read_csv(curves_path) if os.path.isfile(curves_path) else None
-        md += ["", *budget_section(pd.read_csv(budget_path), LEARNABLE_DICE, budget_curves)]
-    md += [
+    for level, sampler in _cells(cases):
+        lines += ["", f"### Level {level}, {sampler} sampler", "", *summary_table(cases, losses, level, sampler)]
+    lines += [
         "",
-        "## Ranking found",
+        f"## Paired against `{BASELINE}` (Dice + cross-entropy, nnU-Net's default)",
         "",
-        "Mean rank by test Dice over the levels "
-        + ", ".join(level_label(lv) for lv in rank_levels)
-        + " (informative levels with every loss present); 1 is best:",
-        "",
-        " | ".join(f"{i}. {n} ({r:.1f})" for i, (n, r) in enumerate(rank.items(), 1)),
-        "",
+        "Each cell: mean difference (loss minus baseline) [95 % two-stage bootstrap interval over seeds and cases], "
+        f"Holm-corrected Wilcoxon p over the {len(losses) - 1} losses: verdict. HD95 and FP lesions: lower is "
+        "better, so a negative difference is an improvement there. *No detectable difference* means the interval "
+        "holds 0 or the corrected p is not below 0.05; it is not evidence of equality.",
     ]
-    notes_path = os.path.join(results_dir, "notes.md")
-    if os.path.isfile(notes_path):
-        with open(notes_path, encoding="utf-8") as f:
-            md += ["## Notes", "", f.read().strip(), ""]
-    out = os.path.join(docs_dir, "study.md")
-    write_text(out, "\n".join(md))
+    for level, sampler in _cells(cases):
+        lines += ["", f"### Level {level}, {sampler} sampler", "", *paired_section(paired, losses, level, sampler)]
+    counts = paired["verdict"].value_counts()
+    lines += [
+        "",
+        f"Over all {len(paired)} comparisons: " + ", ".join(f"{k} {v}" for k, v in counts.items()) + ".",
+        "",
+        "![paired differences](figures/study_paired.png)",
+        "",
+        "## Detection by lesion size",
+        "",
+        "Fraction of the test lesions detected (official matching) per size class, with a 95 % bootstrap interval "
+        "over seeds:",
+        "",
+        "![detection by lesion size](figures/study_detection.png)",
+        "",
+        "## The papers' claims at this budget",
+        "",
+        "Each claim as a paired comparison in every cell (Holm over the cells of the claim):",
+        "",
+        "| Claim | Level | Sampler | Difference [95 % CI], p_holm: verdict |",
+        "|---|---|---|---|",
+    ]
+    for _, r in claims.iterrows():
+        lines.append(f"| {r['claim']} | {r['level']} | {r['sampler']} | {format_row(r.to_dict())} |")
+    lines += ["", *claim_readings(claims), "", *budget_caveat(preset, cases)]
+    path = os.path.join(docs_dir, "study.md")
+    write_text(path, "\n".join(lines) + "\n")
+    return path
+
+
+def claim_readings(claims: pd.DataFrame) -> list[str]:
+    """One sentence per claim: holds where the verdict favours it, contradicted where it goes against it,
+    undecided otherwise."""
+    out = []
+    for a, b, _, title, source in CLAIMS:
+        sub = claims[claims["claim"] == title]
+        if sub.empty:
+            continue
+        good = sub[sub["verdict"] == "better"]
+        bad = sub[sub["verdict"] == "worse"]
+        where = lambda d: ", ".join(f"{r.level}/{r.sampler}" for r in d.itertuples())  # noqa: E731
+        if len(good) and not len(bad):
+            text = f"supported in {where(good)}; no detectable difference elsewhere."
+        elif len(bad) and not len(good):
+            text = f"**contradicted** in {where(bad)} ({a} worse than {b}); no detectable difference elsewhere."
+        elif len(good) and len(bad):
+            text = f"mixed: better in {where(good)}, worse in {where(bad)}."
+        else:
+            text = "the study cannot decide: no detectable difference in any cell."
+        out.append(f"- *{source}* — {title}: {text}")
     return out
+
+
+def over_segmenting(cases: pd.DataFrame, factor: float = 3.0) -> dict[tuple[str, str], list[str]]:
+    """Per (level, sampler) the losses whose mean predicted volume exceeds ``factor`` x the reference volume."""
+    ratio = cases.groupby(["level", "sampler", "loss"], sort=False)[["pred_voxels", "ref_voxels"]].mean()
+    ratio = ratio["pred_voxels"] / ratio["ref_voxels"]
+    out = {}
+    for (level, sampler, loss), r in ratio.items():
+        if r > factor:
+            out.setdefault((level, sampler), []).append(loss)
+    return out
+
+
+def budget_caveat(preset: dict, cases: pd.DataFrame) -> list[str]:
+    over = over_segmenting(cases)
+    listed = "; ".join(f"{lv}/{s}: {', '.join(n)}" for (lv, s), n in over.items()) or "none"
+    return [
+        "## What this study cannot say",
+        "",
+        f"Every run trains {preset['iterations']} iterations of a small U-Net on CPU: the networks are far from "
+        "converged, so these verdicts hold *at this budget* only. A loss that is worse here may only converge more "
+        "slowly; the `full` preset (GPU, see below) is the setting for converged comparisons. Synthetic lesions "
+        "are compact balls; real lesions are not.",
+        "",
+        "Losses that over-segment at this budget (mean predicted volume above 3x the reference volume; their "
+        "predictions merge lesions and distractors into large components, so one-to-one matching credits one "
+        f"lesion of several and their detection and lesion-wise numbers mostly measure that failure): {listed}. "
+        "Differences among such losses, however significant, say little about the losses themselves.",
+        "",
+        "## Presets",
+        "",
+        "- `cpu`: the grid above (2 worker processes, 1 thread each).",
+        "- `full` (GPU, **estimated, not run**): 96^3 and 160x160x128 volumes, 64^3 patches, a U-Net with "
+        "channels (16, 32, 64, 128) and 2 residual units, 3,000 iterations, 32 training and 8 test volumes: "
+        "about 4 min per run on one recent GPU (training ~3 min at ~15 it/s, sliding-window evaluation ~1 min), "
+        "so about 19 h for the 280 runs on one GPU; cut losses or seeds to fit.",
+        "- `micro`: 2 losses, 1 level, 2 samplers, 1 seed, 4 iterations: the end-to-end test (seconds).",
+        "",
+        "Run: `python -m tools.study run --preset cpu` (resumable; `collect` consolidates the complete seeds of a "
+        "grid still running; `report` regenerates this page).",
+    ]

@@ -1,23 +1,26 @@
-"""One study run: train the preset's U-Net with one loss on one (level, seed) data set, then evaluate.
+"""One study run: patch-based training of the preset's U-Net with one loss on one (level, sampler, seed) data set,
+then whole-volume sliding-window evaluation with lesion-wise outcomes.
 
-A plain PyTorch loop instead of ``monai.bundle run``: the grid is ~100 runs of a few seconds each, where
-config parsing, ignite engines and handlers would cost more than the training itself; the budget is identical
-for every loss by construction (same initial weights, same batch order, same optimizer, LR and iterations).
+A plain PyTorch loop with the bundle's MONAI transforms instead of ``monai.bundle run``: the grid is hundreds of
+runs of seconds each. Paired by design: at a given seed every loss starts from the same weights and sees the same
+patches in the same order (the volume and the crop of iteration ``i`` come from a generator seeded by
+``(seed, i)``, never from a stream that the loss or the network could advance).
 """
 
 from __future__ import annotations
 
-import math
 import time
 import warnings
 
 import numpy as np
 import torch
+from monai.inferers import sliding_window_inference
 from monai.networks.nets import UNet
+from monai.transforms import RandCropByPosNegLabeld, RandSpatialCropd
 
 from scripts.losses import GDLBoundaryLoss, build_loss, rebalanced_alpha
+from scripts.metrics import brats_hd95, reference_lesion_outcomes
 
-from .metrics import rare_class_metrics
 from .presets import Preset
 
 
@@ -34,11 +37,7 @@ def build_network(preset: Preset) -> torch.nn.Module:
 
 
 def resolve_device(name: str) -> torch.device:
-    """``"auto"``: CUDA when available, else CPU; any other name as given (``"cuda"`` must be available).
-
-    Raises:
-        ValueError: ``"cuda"`` requested on a machine without a CUDA device.
-    """
+    """``"auto"``: CUDA when available, else CPU; any other name as given (``"cuda"`` must be available)."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
@@ -46,41 +45,73 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def make_sampler(name: str, preset: Preset):
+    """The patch transform of ``name``: ``RandSpatialCropd`` or the bundle's ``RandCropByPosNegLabeld``."""
+    keys = ["image", "label"]
+    if name == "uniform":
+        return RandSpatialCropd(keys, roi_size=preset.patch, random_size=False)
+    if name == "foreground":
+        return RandCropByPosNegLabeld(
+            keys, label_key="label", spatial_size=preset.patch, pos=1, neg=1, num_samples=preset.num_samples
+        )
+    raise ValueError(f"unknown sampler {name!r}; valid: uniform, foreground.")
+
+
+def patch_batch(sampler, name: str, preset: Preset, images, labels, seed: int, iteration: int):
+    """The patches of one iteration: a volume and ``num_samples`` crops drawn from a generator seeded by
+    ``(seed, iteration)`` only, so every loss at that seed sees the same batch."""
+    rng = np.random.default_rng([seed, iteration])
+    k = int(rng.integers(len(images)))
+    sampler.set_random_state(seed=int(rng.integers(2**31)))
+    item = {"image": images[k], "label": labels[k]}
+    if name == "uniform":
+        crops = [sampler(item) for _ in range(preset.num_samples)]
+    else:
+        crops = sampler(item)
+    x = np.stack([np.asarray(c["image"]) for c in crops])
+    y = np.stack([np.asarray(c["label"]) for c in crops]).astype(np.float32)
+    return torch.from_numpy(x), torch.from_numpy(y)
+
+
 @torch.no_grad()
-def predict(net: torch.nn.Module, images: np.ndarray, batch_size: int) -> np.ndarray:
-    """Foreground probabilities (sigmoid of the logits), same shape as ``images``."""
+def predict_volume(net: torch.nn.Module, image: np.ndarray, preset: Preset) -> np.ndarray:
+    """Foreground probability of one whole volume (1, *shape) by sliding-window inference over patches."""
     net.eval()
     device = next(net.parameters()).device
-    out = [
-        torch.sigmoid(net(torch.from_numpy(images[i : i + batch_size]).to(device))).cpu()
-        for i in range(0, len(images), batch_size)
-    ]
+    x = torch.from_numpy(image[None]).to(device)
+    logits = sliding_window_inference(x, preset.patch, preset.sw_batch_size, net, overlap=0.25)
     net.train()
-    return torch.cat(out).numpy()
+    return torch.sigmoid(logits)[0, 0].cpu().numpy()
 
 
-def mean_metrics(probs: np.ndarray, labels: np.ndarray, threshold: float) -> dict[str, float]:
-    """Per-volume rare-class metrics averaged over volumes (NaNs left out, as for undefined precision)."""
-    rows = [rare_class_metrics(p[0] >= threshold, lab[0]) for p, lab in zip(probs, labels)]
-    out = {}
-    for key in rows[0]:
-        values = [r[key] for r in rows if not math.isnan(r[key])]
-        out[key] = float(np.mean(values)) if values else math.nan
-    return out
+def case_outcomes(pred: np.ndarray, ref: np.ndarray) -> tuple[dict, list[dict]]:
+    """Per-volume metrics and per-reference-lesion rows of one test case (binary masks of the same shape).
 
-
-def hard_case_slice(image: np.ndarray, label: np.ndarray, prob: np.ndarray) -> dict[str, list]:
-    """The axial slice through the foreground centroid of one test volume, for the overlay figure."""
-    z = int(round(np.argwhere(label[0]).mean(axis=0)[2])) if label.any() else label.shape[-1] // 2
-    return {
-        "image": np.round(image[0, :, :, z], 3).tolist(),
-        "label": label[0, :, :, z].astype(int).tolist(),
-        "prob": np.round(prob[0, :, :, z], 3).tolist(),
+    Voxel Dice; HD95 of ``scripts.metrics.brats_hd95`` with the volume diagonal where it has no finite value
+    (an empty prediction); the official BraTS matching for the lesions: detected, lesion-wise Dice (0 when
+    missed), false-positive lesions; ``lesion_dice`` of the case is the mean over its reference lesions
+    (missed ones count 0) and ``sensitivity`` the fraction detected.
+    """
+    pred, ref = pred.astype(bool), ref.astype(bool)
+    tp, total = int(np.count_nonzero(pred & ref)), int(pred.sum() + ref.sum())
+    diagonal = float(np.sqrt(np.sum(np.square(ref.shape))))
+    outcomes, fp = reference_lesion_outcomes(pred, ref)
+    lesion_rows = [{"lesion_voxels": o.voxels, "detected": int(o.detected), "lesion_dice": o.dice} for o in outcomes]
+    case = {
+        "dice": 2.0 * tp / total if total else 1.0,
+        "hd95": brats_hd95(pred, ref, no_overlap_value=diagonal),
+        "fp_lesions": fp,
+        "lesion_dice": float(np.mean([o.dice for o in outcomes])),
+        "sensitivity": float(np.mean([o.detected for o in outcomes])),
+        "n_lesions": len(outcomes),
+        "pred_voxels": int(pred.sum()),
+        "ref_voxels": int(ref.sum()),
     }
+    return case, lesion_rows
 
 
-def train_one(preset: Preset, loss_name: str, level: float, seed: int, data: dict) -> dict:
-    """Train and evaluate one run; returns the record saved as the run's JSON (metrics, curves, overlay)."""
+def train_one(preset: Preset, loss_name: str, level: str, sampler_name: str, seed: int, data: dict) -> dict:
+    """Train and evaluate one run; returns ``{"cases": [...], "lesions": [...], "seconds", "train_loss"}``."""
     torch.set_num_threads(preset.threads)
     device = resolve_device(preset.device)
     torch.manual_seed(seed)
@@ -89,55 +120,32 @@ def train_one(preset: Preset, loss_name: str, level: float, seed: int, data: dic
         warnings.simplefilter("ignore")  # single-channel include_background notices from MONAI's losses
         loss_fn = build_loss(loss_name, sigmoid=True)
     optimizer = torch.optim.Adam(net.parameters(), lr=preset.lr)
+    sampler = make_sampler(sampler_name, preset)
     x_train, y_train = data["train"]
-    x_val, y_val = data["val"]
-    x_test, y_test = data["test"]
-    order = np.random.default_rng(seed).integers(0, len(x_train), size=(preset.iterations, preset.batch_size))
-    train_loss, val_dice = [], []
-    start = time.perf_counter()
-    alphas = []
+    start, losses = time.perf_counter(), []
     for it in range(preset.iterations):
         if it % preset.iterations_per_epoch == 0 and isinstance(loss_fn, GDLBoundaryLoss):
-            # the bundle's LossRebalanceHandler: alpha of the 0-based epoch at the start of every epoch
-            loss_fn.alpha = rebalanced_alpha(it // preset.iterations_per_epoch)
-            alphas.append(loss_fn.alpha)
-        idx = order[it]
-        x = torch.from_numpy(x_train[idx]).to(device)
-        y = torch.from_numpy(y_train[idx].astype(np.float32)).to(device)
+            loss_fn.alpha = rebalanced_alpha(it // preset.iterations_per_epoch)  # the bundle's rebalance handler
+        x, y = patch_batch(sampler, sampler_name, preset, x_train, y_train, seed, it)
         optimizer.zero_grad(set_to_none=True)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            loss = loss_fn(net(x), y)
+            loss = loss_fn(net(x.to(device)), y.to(device))
         if not torch.isfinite(loss):
-            raise ValueError(f"loss {loss_name!r} became {loss.item()} at iteration {it} (level {level}, seed {seed}).")
+            raise ValueError(f"loss {loss_name!r} became {loss.item()} at iteration {it} ({level}, seed {seed}).")
         loss.backward()
         optimizer.step()
-        train_loss.append(float(loss.item()))
-        if (it + 1) % preset.iterations_per_epoch == 0 or it + 1 == preset.iterations:
-            probs = predict(net, x_val, preset.batch_size)
-            val_dice.append(mean_metrics(probs, y_val, preset.threshold)["dice"])
-    seconds = time.perf_counter() - start
-    test_probs = predict(net, x_test, preset.batch_size)
-    test = mean_metrics(test_probs, y_test, preset.threshold)
-    train_dice = mean_metrics(predict(net, x_train, preset.batch_size), y_train, preset.threshold)["dice"]
-    epoch_loss = [
-        float(np.mean(train_loss[i : i + preset.iterations_per_epoch]))
-        for i in range(0, len(train_loss), preset.iterations_per_epoch)
-    ]
+        losses.append(float(loss.item()))
+    key = {"level": level, "sampler": sampler_name, "seed": seed, "loss": loss_name}
+    cases, lesion_rows = [], []
+    for case, (image, label) in enumerate(zip(*data["test"])):
+        pred = predict_volume(net, image, preset) >= preset.threshold
+        metrics, rows = case_outcomes(pred, label[0])
+        cases.append(key | {"case": case} | metrics)
+        lesion_rows += [key | {"case": case, "lesion": i} | r for i, r in enumerate(rows)]
     return {
-        "loss": loss_name,
-        "level": level,
-        "seed": seed,
-        "achieved_fraction": float(y_train.mean()),
-        **test,
-        "train_dice": train_dice,
-        "best_val_dice": float(np.nanmax(val_dice)),
-        "best_epoch": int(np.nanargmax(val_dice)) + 1,
-        "last_val_dice": float(val_dice[-1]),
-        "seconds": seconds,
-        "alpha_per_epoch": alphas,
-        "train_loss_per_iteration": train_loss,
-        "train_loss_per_epoch": epoch_loss,
-        "val_dice_per_epoch": val_dice,
-        "overlay": hard_case_slice(x_test[0], y_test[0], test_probs[0]),
+        "cases": cases,
+        "lesions": lesion_rows,
+        "seconds": time.perf_counter() - start,
+        "final_train_loss": float(np.mean(losses[-preset.iterations_per_epoch :])),
     }

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from bundle_runs import CONFIGS, LOGGING, META
+from bundle_runs import CONFIGS, LOGGING, META, eager_config
 from monai.bundle import ConfigParser, ConfigWorkflow, verify_metadata, verify_net_in_out
 from zoo_tools import SCHEMA_MD5, metadata_schema
 
@@ -116,10 +116,7 @@ def test_loss_from_config_takes_region_targets(loss_name, fp_weight, fn_weight, 
     """The config's loss treats each of the overlapping region channels as its own binary problem (sigmoid):
     its value is numpy's per-channel formula, and it has a gradient. Eager here (``loss_compile`` False); the
     compiled config loss: the test below."""
-    train = _parser("train.json")
-    train["loss_name"] = loss_name
-    train["loss_compile"] = False
-    loss = train.get_parsed_content("loss")
+    loss = eager_config("train.json", loss_name=loss_name).get_parsed_content("loss")
     logits, target = _region_batch()
     logits.requires_grad_()
     value = loss(logits, target)

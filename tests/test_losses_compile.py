@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 import torch
 import torch._dynamo.utils as dynamo_utils  # tests only: the compiler's counters
+import torch._inductor.config as inductor_config  # tests only: a missing C++ compiler
 from monai.bundle import ConfigParser
 
-from scripts.losses import LOSSES, build_loss
+from scripts.losses import LOSSES, CompileFallbackWarning, build_loss
 
 pytestmark = pytest.mark.compiled
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -73,17 +74,19 @@ def test_each_loss_instance_compiles_apart_so_no_recompilation_limit_is_shared()
     assert dynamo_utils.counters["stats"]["unique_graphs"] >= len(names)
 
 
-def test_a_compiler_failure_falls_back_to_eager_with_one_warning(monkeypatch):
-    def broken_compile(fn, *args, **kwargs):
-        def run(*a):
-            raise RuntimeError("InductorError: no working C++ compiler found\nmore detail")
+@pytest.fixture
+def no_cxx_compiler(monkeypatch):
+    """Inductor's C++ compiler set to a path that does not exist: what a machine without one gives."""
+    monkeypatch.setattr(inductor_config.cpp, "cxx", (None, "/nonexistent/g++"))
+    torch.compiler.reset()
+    yield
+    torch.compiler.reset()
 
-        return run
 
-    monkeypatch.setattr(torch, "compile", broken_compile)
+def test_a_compiler_failure_falls_back_to_eager_with_one_warning(no_cxx_compiler):
     loss = build_loss("focal_tversky", sigmoid=True)
     x, target = batch("sigmoid", torch.float32)
-    with pytest.warns(RuntimeWarning, match="torch.compile failed.*no working C\\+\\+ compiler found") as record:
+    with pytest.warns(CompileFallbackWarning, match="torch.compile failed.*No working C\\+\\+ compiler") as record:
         first = loss(x, target)
     assert len(record) == 1 and not loss.compile
     with warnings.catch_warnings():
@@ -92,6 +95,33 @@ def test_a_compiler_failure_falls_back_to_eager_with_one_warning(monkeypatch):
     want = build_loss("focal_tversky", sigmoid=True, compile=False)(x, target)
     torch.testing.assert_close(first, want)
     torch.testing.assert_close(second, want)
+
+
+def test_a_fallback_is_an_error_in_the_test_suite(no_cxx_compiler):
+    """pyproject.toml makes CompileFallbackWarning an error: a test whose loss silently ran eagerly (e.g. because
+    tests/slow_marking.py refused the compiler's subprocess) fails, unless it expects the fallback (pytest.warns)."""
+    with pytest.raises(CompileFallbackWarning, match="No working C\\+\\+ compiler"):
+        build_loss("dice", sigmoid=True)(*batch("sigmoid", torch.float32))
+
+
+def test_an_exception_that_is_not_the_compilers_propagates(monkeypatch):
+    """Only the compiler's failures (dynamo's TorchDynamoException) fall back to eager; any other exception raised
+    while the compiled loss runs reaches the caller unchanged, and the loss stays compiled."""
+
+    class NotTheCompilers(RuntimeError):
+        pass
+
+    def compiled_that_raises(fn, *args, **kwargs):
+        def run(*a):
+            raise NotTheCompilers("raised while the loss runs")
+
+        return run
+
+    monkeypatch.setattr(torch, "compile", compiled_that_raises)
+    loss = build_loss("focal_tversky", sigmoid=True)
+    with pytest.raises(NotTheCompilers, match="raised while the loss runs"):
+        loss(*batch("sigmoid", torch.float32))
+    assert loss.compile
 
 
 def test_a_real_input_error_is_not_taken_for_a_compiler_failure():

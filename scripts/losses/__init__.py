@@ -7,6 +7,7 @@ Import a loss as ``scripts.losses.<Name>`` or build one by catalogue name with
 
 # ruff: noqa: F401  (this module re-exports the package's public names)
 
+from ._base import CompileFallbackWarning
 from ._checks import LossInputError
 from .blob import BlobLoss
 from .boundary import BoundaryLoss

@@ -31,6 +31,7 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+from torch._dynamo.exc import TorchDynamoException
 from torch.nn.modules.loss import _Loss
 
 from ._checks import (
@@ -98,6 +99,16 @@ def ignore_mask(target: torch.Tensor, ignore_index: int | None, dtype: torch.dty
     if 0 <= ignore_index < target.shape[1]:
         return 1 - target[:, ignore_index : ignore_index + 1].to(dtype)
     return (target.sum(1, keepdim=True) > 0).to(dtype)
+
+
+def first_line(error: BaseException) -> str:
+    """The first non-empty line of an exception's message (dynamo's add pages of context after it)."""
+    return next((line.strip() for line in str(error).splitlines() if line.strip()), "")
+
+
+class CompileFallbackWarning(RuntimeWarning):
+    """torch.compile failed for a loss, which runs eagerly from then on (same values, slower). Its own class so
+    that a caller can make it an error (the test suite does: pyproject.toml) or silence it."""
 
 
 class SegmentationLoss(_Loss):
@@ -204,20 +215,23 @@ class SegmentationLoss(_Loss):
 
     def run(self, fn: Callable[..., torch.Tensor], *args: torch.Tensor) -> torch.Tensor:
         """``fn(*args)`` through ``torch.compile`` when ``self.compile``; eagerly otherwise, and from the first
-        failure to compile on, with one warning naming the reason (no C++ compiler, unsupported platform, ...)."""
+        failure of the compiler on (no C++ compiler, unsupported platform, ...), with one
+        :class:`CompileFallbackWarning` naming the reason. Only the compiler's failures fall back: dynamo and its
+        backends raise them as ``TorchDynamoException`` (inductor wraps its own, e.g. ``InvalidCxxCompiler``, in
+        ``InductorError``); any other exception propagates unchanged."""
         if not self.compile:
             return fn(*args)
         if self._compiled is None:
             self._compiled = torch.compile(own_copy(fn))
         try:
             return self._compiled(*args)
-        except Exception as error:  # noqa: BLE001 (any failure of the compiler; a real error repeats eagerly)
-            result = fn(*args)
+        except TorchDynamoException as error:
+            result = fn(*args)  # an error of the formula itself (not the compiler's) raises here again, eagerly
             self.compile = False
             warnings.warn(
                 f"{type(self).__name__}: torch.compile failed, the loss runs eagerly from now on (same values, "
-                f"slower): {type(error).__name__}: {str(error).strip().splitlines()[0] if str(error) else ''}",
-                RuntimeWarning,
+                f"slower): {type(error).__name__}: {first_line(error)}",
+                CompileFallbackWarning,
                 stacklevel=3,
             )
             return result

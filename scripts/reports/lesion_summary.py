@@ -4,9 +4,11 @@
 ``pred`` / ``label`` (binary region masks), it sums the official lesion counts over the cases (matched, missed and
 false-positive lesions; pooled sensitivity ``TP / (TP + FN)`` and precision ``TP / (TP + FP)``), keeps the axial
 slice with the largest error of the cases with the lowest lesion-wise Dice, and at the end of the run writes one PNG
-per region (``figures/worst_<region>.png``, :mod:`scripts.reports.worst_case_figure`) and adds both to
-``metrics_summary.json`` (keys ``lesion_detection`` and ``figures``, paths relative to the summary). Attach it after
-:class:`scripts.reports.CaseMetricsReport`, which writes that summary.
+per region (:mod:`scripts.reports.worst_case_figure`): ``figures/worst_<region>.png`` when there are more cases than
+it shows, else ``figures/all_<region>.png``. It adds both to ``metrics_summary.json`` (keys ``lesion_detection`` and
+``figures``, paths relative to the summary), with ``lesion_metrics``: what the lesion-wise quantities mean, the NSD
+tolerance used, and why a case scores 0. Attach it after :class:`scripts.reports.CaseMetricsReport`, which writes
+that summary.
 """
 
 from __future__ import annotations
@@ -28,6 +30,23 @@ from .case_report import SUMMARY_JSON
 from .worst_case_figure import CaseSlice, render, worst_slice
 
 FIGURE_FOLDER = "figures"
+MODALITIES = ("FLAIR", "T1", "T1ce", "T2")
+"""The image channels in the bundle's order (BraTS 2023 and later: t2f, t1n, t1c, t2w)."""
+LESION_METRICS = {
+    "matching": "lesions are the connected components (26-connectivity) of the prediction and the reference, "
+    "matched one-to-one by maximal summed Dice among overlapping pairs (official BraTS package)",
+    "dice": "mean Dice of the matched lesion pairs of a case",
+    "hd95": "mean over the matched pairs of the 95th percentile of the surface distances of both directions, in mm",
+    "nsd": "mean over the matched pairs of the normalised surface Dice: the fraction of the surface voxels of both "
+    "lesions lying within the tolerance (nsd_tolerance_mm) of the other lesion's surface; 0 when a matched pair's "
+    "surfaces are everywhere farther apart than that, e.g. a prediction enclosing the reference with a margin of "
+    "more than one voxel, even where its Dice is well above 0",
+    "no_match": "a case of a region with no matched lesion (every reference lesion missed, or only false-positive "
+    "lesions) scores Dice 0, NSD 0 and HD95 inf, as the official package; a region empty in both masks is NaN "
+    "and left out of the means",
+    "missed_and_false_positive": "do not lower the lesion-wise Dice, HD95 or NSD while one lesion of the case is "
+    "matched: they are counted in lesion_detection",
+}
 
 
 def _ratio(num: int, den: int) -> float | None:
@@ -42,6 +61,7 @@ class LesionSummary:
         regions: names of the region channels of ``pred`` and ``label``, in order (e.g. ``["tc", "wt", "et"]``).
         num_cases: worst cases shown per region.
         image_channel: the image channel drawn (0: FLAIR in the bundle's channel order).
+        modality: its name on the figure (default: from ``image_channel`` and :data:`MODALITIES`).
         case_transform: case names of a batch (default: the ``case`` key of every item).
     """
 
@@ -51,6 +71,7 @@ class LesionSummary:
         regions: Sequence[str],
         num_cases: int = 3,
         image_channel: int = 0,
+        modality: str | None = None,
         case_transform: Callable | None = None,
     ) -> None:
         if not regions:
@@ -59,6 +80,9 @@ class LesionSummary:
         self.regions = [str(r) for r in regions]
         self.num_cases = int(num_cases)
         self.image_channel = int(image_channel)
+        if modality is None and not 0 <= self.image_channel < len(MODALITIES):
+            raise ValueError(f"image_channel {image_channel} has no default modality name {MODALITIES}: set modality")
+        self.modality = str(modality) if modality is not None else MODALITIES[self.image_channel]
         self.case_transform = case_transform or from_engine(["case"])
         self._reset(None)
 
@@ -70,6 +94,8 @@ class LesionSummary:
     def _reset(self, engine: Engine | None) -> None:
         self._counts = {r: [0, 0, 0] for r in self.regions}
         self._worst: dict[str, list[CaseSlice]] = {r: [] for r in self.regions}
+        self._scored = {r: 0 for r in self.regions}
+        self._tolerances: set[float] = set()
 
     def _collect(self, engine: Engine) -> None:
         cases = self.case_transform(engine.state.batch)
@@ -89,6 +115,7 @@ class LesionSummary:
             )
         spatial = pred.ndim - 1
         (spacing,) = spacing_of(label, 1, spatial)
+        self._tolerances.add(min(spacing))  # the NSD tolerance of brats_lesion_scores
         p_all = torch.as_tensor(pred).detach().cpu().numpy() > 0.5
         r_all = torch.as_tensor(label).detach().cpu().numpy() > 0.5
         img = torch.as_tensor(image).detach().cpu().numpy()[self.image_channel]
@@ -101,6 +128,7 @@ class LesionSummary:
             counts[2] += s.fp
             if math.isnan(s.dice):
                 continue
+            self._scored[region] += 1
             worst = self._worst[region]
             if len(worst) >= self.num_cases and s.dice >= worst[-1].score:
                 continue
@@ -117,8 +145,10 @@ class LesionSummary:
     def _write(self, engine: Engine) -> None:
         figures = {}
         for region in self.regions:
-            relative = f"{FIGURE_FOLDER}/worst_{region}.png"
-            write_bytes(self.output_dir / relative, render(region.upper(), self._worst[region]), what="figure")
+            shown, total = self._worst[region], self._scored[region]
+            relative = f"{FIGURE_FOLDER}/{'worst' if total > len(shown) else 'all'}_{region}.png"
+            png = render(region.upper(), shown, total=total, modality=self.modality)
+            write_bytes(self.output_dir / relative, png, what="figure")
             figures[region] = relative
         detection = {}
         for region, (tp, fn, fp) in self._counts.items():
@@ -132,5 +162,6 @@ class LesionSummary:
         summary_path = self.output_dir / SUMMARY_JSON
         summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
         summary["lesion_detection"] = detection
+        summary["lesion_metrics"] = {**LESION_METRICS, "nsd_tolerance_mm": sorted(self._tolerances)}
         summary["figures"] = figures
         write_json(summary_path, summary, indent=2, allow_nan=False)

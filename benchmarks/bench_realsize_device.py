@@ -1,4 +1,4 @@
-"""Issue 23, steps 3 and 4, on a CUDA device: the README's real-data settings (128^3 patches, SegResNet
+"""Issue 23, steps 3 and 4, on a CUDA device: the real-data settings of docs/data.md (128^3 patches, SegResNet
 ``init_filters`` 16, windows of 240 x 240 160) at BraTS size.
 
 Printed (markdown): a training step fp32 vs AMP with the default loss, ``boundary`` and ``hausdorff_dt`` (maps in

@@ -313,7 +313,7 @@ def maps_tables(
     overrides: dict | None = None,
 ) -> str:
     """The two tables of ``--maps`` for ``task`` (markdown); ``overrides``: config ids set as on the command line
-    (the README's GPU settings for ``--realsize``), then also the map speed table on the first patch."""
+    (the GPU settings of docs/data.md for ``--realsize``), then also the map speed table on the first patch."""
     out = []
     with tempfile.TemporaryDirectory() as tmp:
         parser = synthetic_parser(tmp, n_cases, shape, task, overrides=overrides)
@@ -359,7 +359,7 @@ def maps_tables(
     return "\n".join(out)
 
 
-# the README's settings for real data on a GPU (its "Your own BraTS data" command), as config ids
+# the settings for real data on a GPU of docs/data.md (its command for a BraTS download), as config ids
 GPU_SETTINGS = {"patch_size": [128, 128, 128], "infer_roi_size": [240, 240, 160], "network_def#init_filters": 16}
 MAP_TARGETS = {"distance": 0.35, "components": 0.5}  # issue 22: the transforms' time per patch against scipy's
 
@@ -408,7 +408,7 @@ def map_speed_table(label: torch.Tensor, repeats: int) -> str:
 
 
 def realsize_tables(repeats: int, n_cases: int = 2) -> None:
-    """``--realsize``: the README's GPU settings on 240 x 240 x 155 synthetic cases, on this CPU: the map speed
+    """``--realsize``: the GPU settings of docs/data.md on 240 x 240 x 155 synthetic cases, on this CPU: the map speed
     table, the loader per batch with each map transform, the map rows per step and a training step (one thread),
     then the training step's and one case's sliding-window inference's wall time and peak memory; printed as
     each table is done."""

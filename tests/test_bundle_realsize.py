@@ -1,5 +1,5 @@
 """A real-size smoke test: one training iteration and one validation of the bundle at BraTS size (240 x 240 x 155)
-with the README's settings for real data on a GPU (128^3 patches, SegResNet ``init_filters`` 16, windows of
+with the settings for real data on a GPU of docs/data.md (128^3 patches, SegResNet ``init_filters`` 16, windows of
 240 x 240 x 160), on the CPU, so that shape or memory regressions at real size are caught. Measured on the
 project's shared 2-core machine: docs/benchmarks.md, "Real size"."""
 

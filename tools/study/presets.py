@@ -58,7 +58,7 @@ class Preset:
     num_samples: int = 2
     channels: tuple[int, ...] = (8, 16, 32)
     num_res_units: int = 0
-    iterations: int = 1500  # 80 left most losses over-segmenting (Dice 0.05-0.5); a pilot at 300 / 600 / 1500 still improved
+    iterations: int = 1500  # 80 left most losses over-segmenting; a pilot at 300, 600, 1500 still improved
     iterations_per_epoch: int = 20
     lr: float = 3e-3
     threshold: float = 0.5

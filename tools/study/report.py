@@ -275,10 +275,12 @@ def budget_caveat(preset: dict, cases: pd.DataFrame) -> list[str]:
     return [
         "## What this study cannot say",
         "",
-        f"Every run trains {preset['iterations']} iterations of a small U-Net on CPU: the networks are far from "
-        "converged, so these verdicts hold *at this budget* only. A loss that is worse here may only converge more "
-        "slowly; the `full` preset (GPU, see below) is the setting for converged comparisons. Synthetic lesions "
-        "are compact balls; real lesions are not.",
+        f"Every run trains {preset['iterations']} iterations of a small U-Net on CPU, and nothing here shows that "
+        "the networks have converged (no run's curve is checked for a plateau), so these verdicts hold *at this "
+        "budget* only. A loss that is worse here may only converge more slowly; the `full` preset (GPU, see below) "
+        "is the setting for longer training. Synthetic lesions are compact balls; real lesions are not. 15 pairs per "
+        "comparison detect only differences of the sizes given under each table: a verdict of no detectable "
+        "difference is not evidence of equality.",
         "",
         "Losses that over-segment at this budget (mean predicted volume above 3x the reference volume; their "
         "predictions merge lesions and distractors into large components, so one-to-one matching credits one "

@@ -2,7 +2,8 @@
 
 Import a loss as ``scripts.losses.<Name>`` or build one by catalogue name with
 ``scripts.losses.build_loss(name, **overrides)``. ``DiceLoss``, ``GeneralizedDiceLoss``, ``TverskyLoss``,
-``FocalLoss``, ``DiceCELoss`` and ``DiceFocalLoss`` are drop-ins for MONAI's classes of the same names.
+``FocalLoss``, ``DiceCELoss``, ``DiceFocalLoss`` and ``GeneralizedDiceFocalLoss`` are drop-ins for MONAI's
+classes of the same names.
 """
 
 # ruff: noqa: F401  (this module re-exports the package's public names)
@@ -26,6 +27,7 @@ from .focal_dice import FocalDiceLoss
 from .focal_tversky import FocalTverskyLoss
 from .gdl_boundary import GDLBoundaryLoss, rebalanced_alpha
 from .generalized_dice import GeneralizedDiceLoss
+from .generalized_dice_focal import GeneralizedDiceFocalLoss
 from .hausdorff_dt import HausdorffDTLoss, LogHausdorffDTLoss
 from .lovasz import LovaszLoss
 from .mcc import MCCLoss

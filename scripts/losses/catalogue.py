@@ -28,6 +28,7 @@ from .focal_dice import FocalDiceLoss
 from .focal_tversky import FocalTverskyLoss
 from .gdl_boundary import GDLBoundaryLoss
 from .generalized_dice import GeneralizedDiceLoss
+from .generalized_dice_focal import GeneralizedDiceFocalLoss
 from .hausdorff_dt import HausdorffDTLoss, LogHausdorffDTLoss
 from .lovasz import LovaszLoss
 from .mcc import MCCLoss
@@ -132,6 +133,13 @@ LOSSES: dict[str, LossSpec] = {
     "topk_ce": LossSpec(TopKCrossEntropyLoss, "Isensee et al., nnU-Net, Nat. Methods 2021 (TopK10)", {"k": 10.0}),
     "generalized_wasserstein_dice": LossSpec(
         GeneralizedWassersteinDiceLoss, "Fidon et al., BrainLes 2017", {"dist_matrix": None}
+    ),
+    # --- issue 24 (recall / class-balanced / SegLossOdyssey losses) ---
+    "generalized_dice_focal": LossSpec(
+        GeneralizedDiceFocalLoss,
+        "Sudre et al., DLMIA 2017 (GDL) + Lin et al., ICCV 2017 (focal)",
+        {"w_type": "square", "lambda_gdl": 1.0, "lambda_focal": 1.0, "gamma": 2.0},
+        monai=True,
     ),
     # "blob" is added by blob.py, which builds its main loss from this catalogue (no import cycle)
 }

@@ -136,6 +136,7 @@ HYPER = {
     "generalized_wasserstein_dice": {},
     "blob": {"alpha": NONNEG, "beta": NONNEG},
     "generalized_dice_focal": {"lambda_gdl": NONNEG, "lambda_focal": NONNEG, "gamma": NONNEG},
+    "penalty_gdl": {"k": NONNEG},
 }
 PARAMS = [
     (name, param, interval)

@@ -31,6 +31,7 @@ from .generalized_dice_focal import GeneralizedDiceFocalLoss
 from .hausdorff_dt import HausdorffDTLoss, LogHausdorffDTLoss
 from .lovasz import LovaszLoss
 from .mcc import MCCLoss
+from .penalty_gdl import PenaltyGeneralizedDiceLoss
 from .sensitivity_specificity import SensitivitySpecificityLoss
 from .topk_ce import TopKCrossEntropyLoss
 from .tversky import TverskyLoss

@@ -32,6 +32,7 @@ from .generalized_dice_focal import GeneralizedDiceFocalLoss
 from .hausdorff_dt import HausdorffDTLoss, LogHausdorffDTLoss
 from .lovasz import LovaszLoss
 from .mcc import MCCLoss
+from .penalty_gdl import PenaltyGeneralizedDiceLoss
 from .sensitivity_specificity import SensitivitySpecificityLoss
 from .topk_ce import TopKCrossEntropyLoss
 from .tversky import TverskyLoss
@@ -141,6 +142,7 @@ LOSSES: dict[str, LossSpec] = {
         {"w_type": "square", "lambda_gdl": 1.0, "lambda_focal": 1.0, "gamma": 2.0},
         monai=True,
     ),
+    "penalty_gdl": LossSpec(PenaltyGeneralizedDiceLoss, "Yang et al., MIDL 2019 (penalty GDL)", {"k": 2.5}),
     # "blob" is added by blob.py, which builds its main loss from this catalogue (no import cycle)
 }
 

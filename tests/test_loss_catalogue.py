@@ -17,7 +17,7 @@ NAMES = [
     "boundary", "gdl_boundary", "hausdorff_dt", "log_hausdorff_dt", "lovasz", "mcc", "topk_ce",
     "generalized_wasserstein_dice", "blob",
     # issue 24
-    "generalized_dice_focal", "penalty_gdl",
+    "generalized_dice_focal", "penalty_gdl", "asymmetric_similarity",
 ]  # fmt: skip
 
 # Paper defaults, from docs/losses.md and the papers (not from the catalogue's own table).

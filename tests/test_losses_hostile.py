@@ -137,6 +137,7 @@ HYPER = {
     "blob": {"alpha": NONNEG, "beta": NONNEG},
     "generalized_dice_focal": {"lambda_gdl": NONNEG, "lambda_focal": NONNEG, "gamma": NONNEG},
     "penalty_gdl": {"k": NONNEG},
+    "asymmetric_similarity": {"beta": NONNEG},
 }
 PARAMS = [
     (name, param, interval)

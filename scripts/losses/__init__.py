@@ -10,6 +10,7 @@ classes of the same names.
 
 from ._base import CompileFallbackWarning
 from ._checks import LossInputError
+from .asymmetric_similarity import AsymmetricSimilarityLoss
 from .blob import BlobLoss
 from .boundary import BoundaryLoss
 from .brats_label_mode import build_label_mode_loss

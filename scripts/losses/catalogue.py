@@ -15,6 +15,7 @@ from typing import Any
 from torch.nn.modules.loss import _Loss
 
 from ._maps import MapLoss
+from .asymmetric_similarity import AsymmetricSimilarityLoss
 from .boundary import BoundaryLoss
 from .combo import ComboLoss
 from .cross_entropy import CrossEntropyLoss
@@ -143,6 +144,11 @@ LOSSES: dict[str, LossSpec] = {
         monai=True,
     ),
     "penalty_gdl": LossSpec(PenaltyGeneralizedDiceLoss, "Yang et al., MIDL 2019 (penalty GDL)", {"k": 2.5}),
+    "asymmetric_similarity": LossSpec(
+        AsymmetricSimilarityLoss,
+        "Hashemi et al., IEEE Access 2018 (F-beta loss)",
+        {"beta": 1.5, "smooth_nr": 1.0, "smooth_dr": 1.0},
+    ),
     # "blob" is added by blob.py, which builds its main loss from this catalogue (no import cycle)
 }
 

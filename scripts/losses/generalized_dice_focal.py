@@ -33,7 +33,7 @@ class GeneralizedDiceFocalLoss(SegmentationLoss):
         eagerly.
 
     Shapes: input ``(B, C, *spatial)`` logits; target ``(B, 1, *spatial)`` labels with ``to_onehot_y=True``, else
-    ``(B, C, *spatial)``. ``reduction="none"``: the GDL term's ``(B, C', 1, ..., 1)`` (``(1, C', 1, ...)`` with
+    ``(B, C, *spatial)``. ``reduction="none"``: the GDL term's ``(B, 1, 1, ..., 1)`` (``(1, 1, ...)`` with
     ``batch=True``) plus the focal term's ``(B, C', *spatial)``, broadcast (as MONAI).
 
     Example:

@@ -42,6 +42,10 @@ def counterparts(softmax: bool) -> dict[str, Counterpart]:
             "monai DiceFocalLoss" + (" (sigmoid focal term)" if softmax else ""),
             ml.DiceFocalLoss(gamma=2.0, **act),
         ),
+        "generalized_dice_focal": (
+            "monai GeneralizedDiceFocalLoss" + (" (sigmoid focal term)" if softmax else ""),
+            ml.GeneralizedDiceFocalLoss(gamma=2.0, **act),
+        ),
         "bce_dice": (
             "monai DiceCELoss" + ("" if softmax else " (softmax CE)"),
             ml.DiceCELoss(**act),

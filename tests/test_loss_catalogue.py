@@ -16,6 +16,8 @@ NAMES = [
     # issue 13
     "boundary", "gdl_boundary", "hausdorff_dt", "log_hausdorff_dt", "lovasz", "mcc", "topk_ce",
     "generalized_wasserstein_dice", "blob",
+    # issue 24
+    "generalized_dice_focal", "penalty_gdl", "asymmetric_similarity",
 ]  # fmt: skip
 
 # Paper defaults, from docs/losses.md and the papers (not from the catalogue's own table).
@@ -42,6 +44,12 @@ PAPER_DEFAULTS = {
     "topk_ce": {"k": 10.0},
     "generalized_wasserstein_dice": {"dist_matrix": None},
     "blob": {"main": "dice", "alpha": 2.0, "beta": 1.0},
+    "generalized_dice_focal": {
+        "generalized_dice.w_type": "square",
+        "lambda_gdl": 1.0,
+        "lambda_focal": 1.0,
+        "focal.gamma": 2.0,
+    },
 }
 MONAI_BACKED = {
     "dice": monai.losses.DiceLoss,
@@ -52,6 +60,7 @@ MONAI_BACKED = {
     "focal": monai.losses.FocalLoss,
     "bce_dice": monai.losses.DiceCELoss,
     "dice_focal": monai.losses.DiceFocalLoss,
+    "generalized_dice_focal": monai.losses.GeneralizedDiceFocalLoss,
 }
 
 

@@ -135,6 +135,9 @@ HYPER = {
     "topk_ce": {"k": (0.0, 100.0, True, False)},
     "generalized_wasserstein_dice": {},
     "blob": {"alpha": NONNEG, "beta": NONNEG},
+    "generalized_dice_focal": {"lambda_gdl": NONNEG, "lambda_focal": NONNEG, "gamma": NONNEG},
+    "penalty_gdl": {"k": NONNEG},
+    "asymmetric_similarity": {"beta": NONNEG},
 }
 PARAMS = [
     (name, param, interval)

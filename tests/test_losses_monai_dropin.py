@@ -24,9 +24,11 @@ from scripts.losses.dice_ce import DiceCELoss
 from scripts.losses.dice_focal import DiceFocalLoss
 from scripts.losses.focal import FocalLoss
 from scripts.losses.generalized_dice import GeneralizedDiceLoss
+from scripts.losses.generalized_dice_focal import GeneralizedDiceFocalLoss
 from scripts.losses.tversky import TverskyLoss
 
 OURS = {cls.__name__: cls for cls in (DiceLoss, GeneralizedDiceLoss, TverskyLoss, FocalLoss, DiceCELoss, DiceFocalLoss)}
+OURS["GeneralizedDiceFocalLoss"] = GeneralizedDiceFocalLoss  # issue 24
 SHAPE_3D = (2, 3, 5, 4, 3)
 SHAPE_2D = (3, 3, 6, 5)
 IGNORED = 255  # a sentinel label, outside [0, C)
@@ -167,6 +169,24 @@ CASES = [
     ),
     ("DiceFocalLoss", {"to_onehot_y": True, "sigmoid": True, "jaccard": True, "lambda_dice": 2.0}, "labels", False),
     ("DiceFocalLoss", {"other_act": torch.tanh, "squared_pred": True}, "binary", False),
+    # Generalised Dice + focal (issue 24; softmax: the deliberate difference, below)
+    ("GeneralizedDiceFocalLoss", {"sigmoid": True}, "binary", False),
+    ("GeneralizedDiceFocalLoss", {"sigmoid": True, "reduction": "none", "weight": [1.0, 2.0, 0.5]}, "binary", True),
+    (
+        "GeneralizedDiceFocalLoss",
+        {"sigmoid": True, "to_onehot_y": True, "batch": True, "w_type": "simple"},
+        "labels",
+        False,
+    ),
+    (
+        "GeneralizedDiceFocalLoss",
+        {"sigmoid": True, "include_background": False, "reduction": "sum", "lambda_focal": 0.5, "gamma": 1.0},
+        "binary",
+        True,
+    ),
+    ("GeneralizedDiceFocalLoss", {"sigmoid": True, "w_type": "uniform", "lambda_gdl": 2.0}, "soft", False),
+    ("GeneralizedDiceFocalLoss", {"other_act": torch.tanh, "reduction": "none"}, "binary", False),
+    ("GeneralizedDiceFocalLoss", {}, "binary", True),
 ]
 
 
@@ -318,6 +338,84 @@ def test_focal_alpha_sequence_takes_per_class_factors_above_one():
         assert_same(
             value_and_grad(build("FocalLoss", kwargs), x, labels), value_and_grad(monai("FocalLoss", kwargs), x, labels)
         )
+
+
+@pytest.mark.parametrize(
+    "kwargs, target_kind",
+    [
+        ({"softmax": True, "to_onehot_y": True}, "labels_absent"),
+        (
+            {"softmax": True, "to_onehot_y": True, "reduction": "none", "gamma": 1.0, "weight": [1.0, 2.0, 0.5]},
+            "labels",
+        ),
+        ({"softmax": True, "include_background": False, "reduction": "sum", "lambda_focal": 0.5}, "onehot"),
+        ({"softmax": True, "batch": True, "w_type": "simple", "lambda_gdl": 0.5}, "onehot"),
+    ],
+)
+def test_generalized_dice_focal_softmax_takes_the_softmax_focal_term(kwargs, target_kind):
+    """As ``DiceFocalLoss`` (MONAI #8242): ours is MONAI's ``GeneralizedDiceLoss`` + ``FocalLoss(use_softmax=True)``;
+    MONAI 1.6.1's ``GeneralizedDiceFocalLoss(softmax=True)`` takes the sigmoid focal term."""
+    x, target = make_inputs(target_kind)
+    focal_keys = ("include_background", "to_onehot_y", "gamma", "weight", "reduction")
+    gdl_kwargs = {k: v for k, v in kwargs.items() if k not in ("gamma", "weight", "lambda_gdl", "lambda_focal")}
+    focal_kwargs = {k: v for k, v in kwargs.items() if k in focal_keys}
+    lam_gdl, lam_focal = kwargs.get("lambda_gdl", 1.0), kwargs.get("lambda_focal", 1.0)
+
+    def terms(x, use_softmax):
+        gdl = monai("GeneralizedDiceLoss", gdl_kwargs)(x, target)
+        return lam_gdl * gdl + lam_focal * monai("FocalLoss", {**focal_kwargs, "use_softmax": use_softmax})(x, target)
+
+    ours = value_and_grad(build("GeneralizedDiceFocalLoss", kwargs), x, target)
+    theirs = value_and_grad(monai("GeneralizedDiceFocalLoss", kwargs), x, target)
+    assert_same(ours, value_and_grad(lambda x, t: terms(x, True), x, target))
+    assert_same(theirs, value_and_grad(lambda x, t: terms(x, False), x, target))
+    assert (ours[0] - theirs[0]).abs().max() > 1e-2
+
+
+@pytest.mark.parametrize("reduction", ["sum", "mean", "none"])
+@pytest.mark.parametrize("lambda_focal", [0.5, 1.0, 1.5])
+@pytest.mark.parametrize(
+    "common, gamma, weights",
+    [
+        ({"include_background": True, "to_onehot_y": False}, 1.0, [None, torch.tensor([1.0, 1.0, 2.0]), (3, 2.0, 1)]),
+        ({"include_background": False, "to_onehot_y": True}, 2.0, [2.0, torch.tensor([1.0, 2.0]), (2.0, 1)]),
+    ],
+    ids=["onehot_target_include_bg", "no_onehot_no_bg"],
+)
+def test_generalized_dice_focal_monais_own_value_tests(common, gamma, weights, lambda_focal, reduction):
+    """MONAI 1.5.0's tests/losses/test_generalized_dice_focal_loss.py (commit d388d1c6), its two value tests:
+    the class equals ``GeneralizedDiceLoss + lambda_focal * FocalLoss`` (MONAI's, no activation, sigmoid focal
+    term); inputs drawn once under ``torch.manual_seed(0)`` as MONAI's sizes (MONAI draws unseeded)."""
+    torch.manual_seed(0)
+    size = [3, 3, 5, 5]
+    label = torch.randint(low=0, high=2, size=size)
+    if common["to_onehot_y"]:
+        label = torch.argmax(label, dim=1, keepdim=True)
+    pred = torch.randn(size)
+    common = {**common, "reduction": reduction}
+    for weight in weights:
+        kwargs = {**common, "weight": weight, "gamma": gamma, "lambda_focal": lambda_focal}
+        want = monai_losses.GeneralizedDiceLoss(**common)(pred, label) + lambda_focal * monai_losses.FocalLoss(
+            weight=copy.deepcopy(weight), gamma=gamma, **common
+        )(pred, label)
+        for loss in (build("GeneralizedDiceFocalLoss", kwargs), monai("GeneralizedDiceFocalLoss", kwargs)):
+            torch.testing.assert_close(loss(pred, label), want, rtol=1e-6, atol=1e-7)
+
+
+def test_generalized_dice_focal_monais_own_exception_tests():
+    """MONAI's test_ill_shape (AssertionError), test_ill_shape2/3 (ValueError), test_ill_lambda."""
+    loss = build("GeneralizedDiceFocalLoss", {})
+    with pytest.raises(AssertionError):
+        loss(torch.ones((1, 2, 3)), torch.ones((1, 2, 5)))
+    for x, target in [
+        (torch.ones((1, 2, 3)), torch.ones((1, 1, 2, 3))),
+        (torch.ones((1, 3, 4, 4)), torch.ones((1, 2, 4, 4))),
+    ]:
+        with pytest.raises(ValueError):
+            loss(x, target)
+    for bad in ({"lambda_gdl": -1.0}, {"lambda_focal": -1.0}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            build("GeneralizedDiceFocalLoss", bad)
 
 
 # ---------------------------------------------------------------------- our checks (MONAI warns or carries on)

@@ -2,13 +2,15 @@
 
 Import a loss as ``scripts.losses.<Name>`` or build one by catalogue name with
 ``scripts.losses.build_loss(name, **overrides)``. ``DiceLoss``, ``GeneralizedDiceLoss``, ``TverskyLoss``,
-``FocalLoss``, ``DiceCELoss`` and ``DiceFocalLoss`` are drop-ins for MONAI's classes of the same names.
+``FocalLoss``, ``DiceCELoss``, ``DiceFocalLoss`` and ``GeneralizedDiceFocalLoss`` are drop-ins for MONAI's
+classes of the same names.
 """
 
 # ruff: noqa: F401  (this module re-exports the package's public names)
 
 from ._base import CompileFallbackWarning
 from ._checks import LossInputError
+from .asymmetric_similarity import AsymmetricSimilarityLoss
 from .blob import BlobLoss
 from .boundary import BoundaryLoss
 from .brats_label_mode import build_label_mode_loss
@@ -26,9 +28,11 @@ from .focal_dice import FocalDiceLoss
 from .focal_tversky import FocalTverskyLoss
 from .gdl_boundary import GDLBoundaryLoss, rebalanced_alpha
 from .generalized_dice import GeneralizedDiceLoss
+from .generalized_dice_focal import GeneralizedDiceFocalLoss
 from .hausdorff_dt import HausdorffDTLoss, LogHausdorffDTLoss
 from .lovasz import LovaszLoss
 from .mcc import MCCLoss
+from .penalty_gdl import PenaltyGeneralizedDiceLoss
 from .sensitivity_specificity import SensitivitySpecificityLoss
 from .topk_ce import TopKCrossEntropyLoss
 from .tversky import TverskyLoss

@@ -15,6 +15,7 @@ from typing import Any
 from torch.nn.modules.loss import _Loss
 
 from ._maps import MapLoss
+from .asymmetric_similarity import AsymmetricSimilarityLoss
 from .boundary import BoundaryLoss
 from .combo import ComboLoss
 from .cross_entropy import CrossEntropyLoss
@@ -28,9 +29,11 @@ from .focal_dice import FocalDiceLoss
 from .focal_tversky import FocalTverskyLoss
 from .gdl_boundary import GDLBoundaryLoss
 from .generalized_dice import GeneralizedDiceLoss
+from .generalized_dice_focal import GeneralizedDiceFocalLoss
 from .hausdorff_dt import HausdorffDTLoss, LogHausdorffDTLoss
 from .lovasz import LovaszLoss
 from .mcc import MCCLoss
+from .penalty_gdl import PenaltyGeneralizedDiceLoss
 from .sensitivity_specificity import SensitivitySpecificityLoss
 from .topk_ce import TopKCrossEntropyLoss
 from .tversky import TverskyLoss
@@ -132,6 +135,19 @@ LOSSES: dict[str, LossSpec] = {
     "topk_ce": LossSpec(TopKCrossEntropyLoss, "Isensee et al., nnU-Net, Nat. Methods 2021 (TopK10)", {"k": 10.0}),
     "generalized_wasserstein_dice": LossSpec(
         GeneralizedWassersteinDiceLoss, "Fidon et al., BrainLes 2017", {"dist_matrix": None}
+    ),
+    # --- issue 24 (recall / class-balanced / SegLossOdyssey losses) ---
+    "generalized_dice_focal": LossSpec(
+        GeneralizedDiceFocalLoss,
+        "Sudre et al., DLMIA 2017 (GDL) + Lin et al., ICCV 2017 (focal)",
+        {"w_type": "square", "lambda_gdl": 1.0, "lambda_focal": 1.0, "gamma": 2.0},
+        monai=True,
+    ),
+    "penalty_gdl": LossSpec(PenaltyGeneralizedDiceLoss, "Yang et al., MIDL 2019 (penalty GDL)", {"k": 2.5}),
+    "asymmetric_similarity": LossSpec(
+        AsymmetricSimilarityLoss,
+        "Hashemi et al., IEEE Access 2018 (F-beta loss)",
+        {"beta": 1.5, "smooth_nr": 1.0, "smooth_dr": 1.0},
     ),
     # "blob" is added by blob.py, which builds its main loss from this catalogue (no import cycle)
 }

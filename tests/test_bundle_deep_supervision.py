@@ -39,7 +39,8 @@ def test_deep_supervision_trains_and_the_checkpoint_infers_unchanged(tmp_path, f
         train, evaluate, infer = ["train.json"], ["train.json", "evaluate.json"], ["inference.json"]
         net = BRATS_NET
         train_overrides = {**BRATS_DATA, **TINY_TRAIN, **net, "loss_name": "boundary", "epochs": 2}
-        infer_overrides = {**BRATS_DATA, **net}
+        # inference has no training / validation split: the command-line check refuses --val_fraction there
+        infer_overrides = {**{k: v for k, v in BRATS_DATA.items() if k != "val_fraction"}, **net}
         levels = 2  # SegResNet's decoder levels in BRATS_NET: 3; supervise two with weights of our own
         train_overrides.update(deep_supervision_levels=levels, deep_supervision_weights=[0.7, 0.3])
     else:

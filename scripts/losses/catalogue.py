@@ -16,6 +16,7 @@ from torch.nn.modules.loss import _Loss
 
 from ._maps import MapLoss
 from .boundary import BoundaryLoss
+from .cldice import ClDiceLoss, DiceClDiceLoss
 from .combo import ComboLoss
 from .cross_entropy import CrossEntropyLoss
 from .dice import DiceLoss
@@ -132,6 +133,11 @@ LOSSES: dict[str, LossSpec] = {
     "topk_ce": LossSpec(TopKCrossEntropyLoss, "Isensee et al., nnU-Net, Nat. Methods 2021 (TopK10)", {"k": 10.0}),
     "generalized_wasserstein_dice": LossSpec(
         GeneralizedWassersteinDiceLoss, "Fidon et al., BrainLes 2017", {"dist_matrix": None}
+    ),
+    # --- thin structures (issue 24): the authors' code's defaults (jocpae/clDice: 10 iterations, smooth 1) ---
+    "cldice": LossSpec(ClDiceLoss, "Shit et al., clDice, CVPR 2021 (soft clDice)", {"iterations": 10}),
+    "dice_cldice": LossSpec(
+        DiceClDiceLoss, "Shit et al., clDice, CVPR 2021 (Dice + soft clDice)", {"iterations": 10, "alpha": 0.5}
     ),
     # "blob" is added by blob.py, which builds its main loss from this catalogue (no import cycle)
 }

@@ -147,8 +147,8 @@ def test_missed_line_by_hand():
 
 
 def test_bad_input_and_arguments_raise_clearly():
-    with pytest.raises(LossInputError, match="2D or 3D"):
-        ClDiceLoss(sigmoid=True, compile=False)(torch.randn(2, 1, 8), torch.ones(2, 1, 8))
+    with pytest.raises(LossInputError, match="1D, 2D or 3D"):
+        ClDiceLoss(sigmoid=True, compile=False)(torch.randn(1, 1, 2, 2, 2, 2), torch.ones(1, 1, 2, 2, 2, 2))
     with pytest.raises(ValueError, match="iterations"):
         ClDiceLoss(iterations=-1)
     with pytest.raises(ValueError, match="alpha"):

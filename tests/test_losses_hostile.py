@@ -135,6 +135,9 @@ HYPER = {
     "topk_ce": {"k": (0.0, 100.0, True, False)},
     "generalized_wasserstein_dice": {},
     "blob": {"alpha": NONNEG, "beta": NONNEG},
+    # issue 24, thin structures (iterations: an integer >= 0, checked in tests/test_losses_cldice.py)
+    "cldice": {"smooth_dr": POSITIVE},
+    "dice_cldice": {"smooth_dr": POSITIVE, "alpha": UNIT},
 }
 PARAMS = [
     (name, param, interval)

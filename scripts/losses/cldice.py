@@ -11,9 +11,13 @@ from ._base import SegmentationLoss
 from ._checks import LossInputError, check_range
 
 
+# by the input's ndim: 1D (the same definition on one axis; the authors' code is 2D / 3D), 2D, 3D
+POOLS = {3: F.max_pool1d, 4: F.max_pool2d, 5: F.max_pool3d}
+
+
 def soft_erode(img: torch.Tensor) -> torch.Tensor:
     """Soft erosion: the minimum over the cross-shaped 3-neighbourhood (one min-pool per axis, as the authors)."""
-    pool = F.max_pool2d if img.ndim == 4 else F.max_pool3d
+    pool = POOLS[img.ndim]
     n = img.ndim - 2
     eroded = None
     for axis in range(n):
@@ -26,8 +30,7 @@ def soft_erode(img: torch.Tensor) -> torch.Tensor:
 
 def soft_dilate(img: torch.Tensor) -> torch.Tensor:
     """Soft dilation: the maximum over the full 3x3(x3) neighbourhood."""
-    pool = F.max_pool2d if img.ndim == 4 else F.max_pool3d
-    return pool(img, 3, 1, 1)
+    return POOLS[img.ndim](img, 3, 1, 1)
 
 
 def soft_skeleton(img: torch.Tensor, iterations: int) -> torch.Tensor:
@@ -59,7 +62,7 @@ class ClDiceLoss(SegmentationLoss):
     Args:
         iterations: soft-skeleton iterations, >= 0. Others as :class:`scripts.losses._base.SegmentationLoss`.
 
-    Shapes: input ``(B, C, H, W)`` or ``(B, C, H, W, D)`` (2D or 3D only); target as the other losses.
+    Shapes: input ``(B, C, H, W)`` or ``(B, C, H, W, D)`` (and 1D ``(B, C, H)``, the same definition on one axis); target as the other losses.
     ``reduction="none"``: ``(B, C')``, with ``batch=True`` ``(1, C')``.
 
     Example:
@@ -88,20 +91,29 @@ class ClDiceLoss(SegmentationLoss):
         if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:
             raise ValueError(f"iterations must be an integer >= 0, got {iterations!r}.")
         self.iterations = iterations
+        if self.smooth_dr == 0:
+            raise ValueError(
+                "smooth_dr must be > 0 for clDice: the soft skeleton of an empty target (or of a flat prediction) is "
+                "empty, and its ratio would be x / 0."
+            )
 
     def check(self, input: torch.Tensor, target: torch.Tensor) -> None:
         super().check(input, target)
-        if input.ndim not in (4, 5):
+        if input.ndim not in POOLS:
             raise LossInputError(
-                f"{type(self).__name__} needs 2D or 3D input (B, C, H, W[, D]); got {input.ndim - 2} spatial dims "
-                f"(shape {tuple(input.shape)}): the soft skeleton pools over 2 or 3 axes."
+                f"{type(self).__name__} needs 1D, 2D or 3D input (B, C, H[, W[, D]]); got {input.ndim - 2} spatial "
+                f"dims (shape {tuple(input.shape)}): the soft skeleton pools over 1 to 3 axes."
             )
 
     def cldice(self, p: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
         skel_p, skel_g = soft_skeleton(p, self.iterations), soft_skeleton(g, self.iterations)
-        tprec = (self.voxel_sum(skel_p * g) + self.smooth_nr) / (self.voxel_sum(skel_p) + self.smooth_dr)
-        tsens = (self.voxel_sum(skel_g * p) + self.smooth_nr) / (self.voxel_sum(skel_g) + self.smooth_dr)
-        return 1 - 2 * tprec * tsens / (tprec + tsens)
+        prec_nr, prec_dr = self.voxel_sum(skel_p * g) + self.smooth_nr, self.voxel_sum(skel_p) + self.smooth_dr
+        sens_nr, sens_dr = self.voxel_sum(skel_g * p) + self.smooth_nr, self.voxel_sum(skel_g) + self.smooth_dr
+        # 2 Tprec Tsens / (Tprec + Tsens) with the ratios multiplied out: an empty target has an empty skeleton
+        # (sens_dr = smooth_dr, 0 in float32 for a denormal smooth_dr), and with smooth_nr = 0 the score 0 / 0 is
+        # taken as 0 (as Dice's)
+        harmonic = 2 * prec_nr * sens_nr / (prec_nr * sens_dr + sens_nr * prec_dr).clamp_min(torch.finfo(p.dtype).tiny)
+        return 1 - harmonic
 
     def formula(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return self.cldice(*self.activated(input, target))

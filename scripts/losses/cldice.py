@@ -10,7 +10,6 @@ import torch.nn.functional as F
 from ._base import SegmentationLoss
 from ._checks import LossInputError, check_range
 
-
 # by the input's ndim: 1D (the same definition on one axis; the authors' code is 2D / 3D), 2D, 3D
 POOLS = {3: F.max_pool1d, 4: F.max_pool2d, 5: F.max_pool3d}
 
@@ -62,7 +61,8 @@ class ClDiceLoss(SegmentationLoss):
     Args:
         iterations: soft-skeleton iterations, >= 0. Others as :class:`scripts.losses._base.SegmentationLoss`.
 
-    Shapes: input ``(B, C, H, W)`` or ``(B, C, H, W, D)`` (and 1D ``(B, C, H)``, the same definition on one axis); target as the other losses.
+    Shapes: input ``(B, C, H, W)`` or ``(B, C, H, W, D)`` (and 1D ``(B, C, H)``, the same definition on one
+    axis); target as the other losses.
     ``reduction="none"``: ``(B, C')``, with ``batch=True`` ``(1, C')``.
 
     Example:

@@ -17,7 +17,7 @@ NAMES = [
     "boundary", "gdl_boundary", "hausdorff_dt", "log_hausdorff_dt", "lovasz", "mcc", "topk_ce",
     "generalized_wasserstein_dice", "blob",
     # issue 24
-    "generalized_dice_focal", "penalty_gdl", "asymmetric_similarity",
+    "generalized_dice_focal", "penalty_gdl", "asymmetric_similarity", "cldice", "dice_cldice",
 ]  # fmt: skip
 
 # Paper defaults, from docs/losses.md and the papers (not from the catalogue's own table).
@@ -44,6 +44,9 @@ PAPER_DEFAULTS = {
     "topk_ce": {"k": 10.0},
     "generalized_wasserstein_dice": {"dist_matrix": None},
     "blob": {"main": "dice", "alpha": 2.0, "beta": 1.0},
+    # the authors' code (jocpae/clDice): soft_cldice runs 10 skeleton iterations whatever its iter_ says
+    "cldice": {"iterations": 10, "smooth_nr": 1.0, "smooth_dr": 1.0},
+    "dice_cldice": {"iterations": 10, "alpha": 0.5, "smooth_nr": 1.0, "smooth_dr": 1.0},
     "generalized_dice_focal": {
         "generalized_dice.w_type": "square",
         "lambda_gdl": 1.0,

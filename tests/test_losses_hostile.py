@@ -138,6 +138,9 @@ HYPER = {
     "generalized_dice_focal": {"lambda_gdl": NONNEG, "lambda_focal": NONNEG, "gamma": NONNEG},
     "penalty_gdl": {"k": NONNEG},
     "asymmetric_similarity": {"beta": NONNEG},
+    # issue 24, thin structures (iterations: an integer >= 0, checked in tests/test_losses_cldice.py)
+    "cldice": {"smooth_dr": POSITIVE},
+    "dice_cldice": {"smooth_dr": POSITIVE, "alpha": UNIT},
 }
 PARAMS = [
     (name, param, interval)

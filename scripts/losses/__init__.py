@@ -15,6 +15,7 @@ from .blob import BlobLoss
 from .boundary import BoundaryLoss
 from .brats_label_mode import build_label_mode_loss
 from .catalogue import LOSSES, LossSpec, build_loss, map_kind, takes_maps
+from .cldice import ClDiceLoss, DiceClDiceLoss
 from .combo import ComboLoss
 from .cross_entropy import CrossEntropyLoss
 from .deep_supervision import DeepSupervisionLoss, deep_supervision_loss, deep_supervision_weights, downsample_target

@@ -17,6 +17,7 @@ from torch.nn.modules.loss import _Loss
 from ._maps import MapLoss
 from .asymmetric_similarity import AsymmetricSimilarityLoss
 from .boundary import BoundaryLoss
+from .cldice import ClDiceLoss, DiceClDiceLoss
 from .combo import ComboLoss
 from .cross_entropy import CrossEntropyLoss
 from .dice import DiceLoss
@@ -148,6 +149,11 @@ LOSSES: dict[str, LossSpec] = {
         AsymmetricSimilarityLoss,
         "Hashemi et al., IEEE Access 2018 (F-beta loss)",
         {"beta": 1.5, "smooth_nr": 1.0, "smooth_dr": 1.0},
+    ),
+    # --- thin structures (issue 24): the authors' code's defaults (jocpae/clDice: 10 iterations, smooth 1) ---
+    "cldice": LossSpec(ClDiceLoss, "Shit et al., clDice, CVPR 2021 (soft clDice)", {"iterations": 10}),
+    "dice_cldice": LossSpec(
+        DiceClDiceLoss, "Shit et al., clDice, CVPR 2021 (Dice + soft clDice)", {"iterations": 10, "alpha": 0.5}
     ),
     # "blob" is added by blob.py, which builds its main loss from this catalogue (no import cycle)
 }

@@ -63,6 +63,9 @@ def counterparts(softmax: bool) -> dict[str, Counterpart]:
     for name in ("asymmetric_unified_focal", "symmetric_unified_focal"):
         table[name] = ("monai AsymmetricUnifiedFocalLoss (2 ch)", _on_probs(unified, softmax))
     table.update(_issue13(softmax, act))
+    # clDice at the catalogue's 10 skeleton iterations (MONAI's default is 3): the same work per call
+    table["cldice"] = ("monai SoftclDiceLoss(iter_=10)", ml.SoftclDiceLoss(iter_=10, **act))
+    table["dice_cldice"] = ("monai SoftDiceclDiceLoss(iter_=10)", ml.SoftDiceclDiceLoss(iter_=10, **act))
     if softmax:
         table["ce"] = ("torch cross_entropy", lambda x, t: F.cross_entropy(x, t[:, 0].long()))
     else:

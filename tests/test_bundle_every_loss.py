@@ -18,7 +18,11 @@ BRATS_REGIONS = (torch.rand(3, 12, 12, 12, generator=GEN) < 0.3).float()
 KITS_LABELS = torch.randint(0, 3, (1, 12, 12, 12), generator=GEN).float()
 SETTINGS = {
     "brats": (("train.json",), BRATS_REGIONS, {"sigmoid": True}),
-    "kits19": (("train.json", "kits19.json"), KITS_LABELS, {"softmax": True, "to_onehot_y": True}),
+    "kits19": (
+        ("train.json", "kits19_common.json", "kits19.json"),
+        KITS_LABELS,
+        {"softmax": True, "to_onehot_y": True},
+    ),
 }
 
 

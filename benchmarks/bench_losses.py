@@ -17,11 +17,17 @@ MONAI's counterparts compute them inside every call, so their rows include it.
 Targets (issue 12): compiled region losses at most 1.0x the eager floor, every other compiled loss at most
 3.0x; compiled at most 0.5x MONAI's counterpart, eager at most 1.5x; compiled peak memory at most 2.5x.
 
+The soft-skeleton losses (``cldice``, ``dice_cldice``: those with ``iterations``) cost seconds per call on a CPU at
+128^3 (10 skeleton iterations, each a handful of 3D pooling passes over the prediction and the target: cldice took
+44 s compiled, 86 s eager, MONAI's 81 s per forward + backward on one thread); on a CPU without ``names`` they are
+left out of a run above 64^3 and are timed in their own run at 64^3 (``SKELETON_SIZE``, 3 repeats).
+
 Usage::
 
     python -m benchmarks.bench_losses            # full size, about 15 minutes on 2 cores
     python -m benchmarks.bench_losses --quick    # (2, 3, 64, 64, 64), a few minutes (compilation dominates)
     python -m benchmarks.bench_losses --names "[dice,focal]" --modes "[sigmoid]" --repeats 9
+    python -m benchmarks.bench_losses --names "[cldice,dice_cldice]" --size 64 --repeats 3   # the skeleton losses
 """
 
 from __future__ import annotations
@@ -51,6 +57,21 @@ REGION = {
 }  # fmt: skip
 MODES = ("sigmoid", "softmax")
 TARGETS = {"floor_region": 1.0, "floor_other": 3.0, "ref_compiled": 0.5, "ref_eager": 1.5, "memory": 2.5}
+
+
+SKELETON_SIZE = 64
+
+
+def soft_skeleton(name: str) -> bool:
+    """Whether the catalogue loss ``name`` computes soft skeletons (its ``iterations`` default)."""
+    return "iterations" in LOSSES[name].defaults
+
+
+def default_names(size: int, device: torch.device) -> list[str]:
+    """Every catalogue name, less the soft-skeleton losses on a CPU above ``SKELETON_SIZE`` (minutes per row)."""
+    if device.type == "cuda" or size <= SKELETON_SIZE:
+        return list(LOSSES)
+    return [n for n in LOSSES if not soft_skeleton(n)]
 
 
 def floor_target(name: str) -> float:
@@ -219,7 +240,7 @@ def main(
         torch.set_num_threads(threads)
     size = size or (64 if quick else 128)
     repeats = repeats or (5 if quick else 7)
-    names = list(names or LOSSES)
+    names = list(names or default_names(size, dev))
     unknown = sorted(set(names) - set(LOSSES))
     if unknown:
         raise ValueError(f"unknown loss name(s) {unknown}; valid: {sorted(LOSSES)}.")

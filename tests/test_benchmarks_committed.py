@@ -8,7 +8,7 @@ import os
 import pytest
 
 from benchmarks import report
-from benchmarks.bench_losses import floor_target
+from benchmarks.bench_losses import SKELETON_SIZE, floor_target, soft_skeleton
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(REPO, "docs", "benchmark_results")
@@ -20,15 +20,16 @@ def _read(*parts: str) -> str:
 
 
 LOSS_RESULTS = {"cpu_losses.json": "default", "cpu_losses_warm_allocator.json": "warm"}
+SKELETON_RESULTS = "cpu_losses_skeleton.json"  # the soft-skeleton losses at 64^3 (seconds per call at 128^3)
 
 
-@pytest.mark.parametrize("name", sorted(LOSS_RESULTS))
+@pytest.mark.parametrize("name", [*sorted(LOSS_RESULTS), SKELETON_RESULTS])
 def test_doc_contains_the_loss_tables_of_the_committed_json(name):
     record = json.loads(_read("docs", "benchmark_results", name))
     assert report.render(record) in _read("docs", "benchmarks.md")
 
 
-@pytest.mark.parametrize("name", sorted(LOSS_RESULTS))
+@pytest.mark.parametrize("name", [*sorted(LOSS_RESULTS), SKELETON_RESULTS])
 def test_doc_contains_the_target_summary_of_the_committed_json(name):
     record = json.loads(_read("docs", "benchmark_results", name))
     assert report.summary(record) in _read("docs", "benchmarks.md")
@@ -39,14 +40,30 @@ def test_doc_contains_the_target_summary_of_the_committed_json(name):
 
 @pytest.mark.parametrize("name", sorted(LOSS_RESULTS))
 def test_committed_json_covers_the_catalogue_with_the_issue_targets(name):
-    from scripts.losses import LOSSES, map_kind
+    from scripts.losses import LOSSES
 
     record = json.loads(_read("docs", "benchmark_results", name))
     assert tuple(record["spatial"]) == (128, 128, 128) and record["batch"] == 2
     assert record["allocator"] == LOSS_RESULTS[name]
+    _check_rows(record, {n for n in LOSSES if not soft_skeleton(n)})
+
+
+def test_committed_skeleton_json_covers_the_soft_skeleton_losses():
+    from scripts.losses import LOSSES
+
+    record = json.loads(_read("docs", "benchmark_results", SKELETON_RESULTS))
+    assert tuple(record["spatial"]) == (SKELETON_SIZE,) * 3 and record["batch"] == 2
+    skeleton = {n for n in LOSSES if soft_skeleton(n)}
+    assert {"cldice", "dice_cldice"} <= skeleton
+    _check_rows(record, skeleton)
+
+
+def _check_rows(record: dict, names: set[str]) -> None:
+    from scripts.losses import map_kind
+
     for mode in ("sigmoid", "softmax"):
         rows = {r["loss"]: r for r in record["rows"] if r["mode"] == mode}
-        assert set(rows) == set(LOSSES)
+        assert set(rows) == names
         for name, r in rows.items():
             assert r["floor_target"] == floor_target(name)
             assert r["x_run_floor"] == r["compiled_ms"] / r["run_floor_ms"]

@@ -29,15 +29,6 @@ def batch(mode: str, dtype: torch.dtype, shape=(2, 3, 6, 5, 4), seed: int = 0):
     return x, (torch.rand(shape, generator=gen) < 0.3).to(dtype)
 
 
-def compile_test_kwargs(name: str, mode: str, dtype: torch.dtype) -> dict:
-    """A soft skeleton's iterations unroll into the compiled graph: compiling 10 of them takes about a minute per
-    case on a cold cache (2 CPU cores). One case per name compiles the catalogue's default; the others 3 iterations,
-    the same code paths at a fraction of the compile time."""
-    if "iterations" in LOSSES[name].defaults and (mode, dtype) != ("sigmoid", torch.float32):
-        return {"iterations": 3}
-    return {}
-
-
 def value_and_grad(loss, x, target):
     x = x.clone().requires_grad_()
     value = loss(x, target)
@@ -50,9 +41,8 @@ def value_and_grad(loss, x, target):
 @pytest.mark.parametrize("name", sorted(LOSSES))
 def test_compiled_equals_eager(name, mode, dtype):
     x, target = batch(mode, dtype)
-    kwargs = {**MODES[mode], **compile_test_kwargs(name, mode, dtype)}
-    compiled = build_loss(name, **kwargs)
-    eager = build_loss(name, **kwargs, compile=False)
+    compiled = build_loss(name, **MODES[mode])
+    eager = build_loss(name, **MODES[mode], compile=False)
     assert compiled.compile and not eager.compile
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)  # a fallback to eager would warn: the test must compile

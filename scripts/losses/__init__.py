@@ -2,8 +2,8 @@
 
 Import a loss as ``scripts.losses.<Name>`` or build one by catalogue name with
 ``scripts.losses.build_loss(name, **overrides)``. ``DiceLoss``, ``GeneralizedDiceLoss``, ``TverskyLoss``,
-``FocalLoss``, ``DiceCELoss``, ``DiceFocalLoss`` and ``GeneralizedDiceFocalLoss`` are drop-ins for MONAI's
-classes of the same names.
+``FocalLoss``, ``DiceCELoss``, ``DiceFocalLoss``, ``GeneralizedDiceFocalLoss``, ``SoftclDiceLoss`` and
+``SoftDiceclDiceLoss`` are drop-ins for MONAI's classes of the same names.
 """
 
 # ruff: noqa: F401  (this module re-exports the package's public names)
@@ -16,6 +16,7 @@ from .boundary import BoundaryLoss
 from .brats_label_mode import build_label_mode_loss
 from .catalogue import LOSSES, LossSpec, build_loss, map_kind, takes_maps
 from .cldice import ClDiceLoss, DiceClDiceLoss
+from .cldice_monai import SoftclDiceLoss, SoftDiceclDiceLoss
 from .combo import ComboLoss
 from .cross_entropy import CrossEntropyLoss
 from .deep_supervision import DeepSupervisionLoss, deep_supervision_loss, deep_supervision_weights, downsample_target

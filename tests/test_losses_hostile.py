@@ -141,6 +141,7 @@ HYPER = {
     # issue 24, thin structures (iterations: an integer >= 0, checked in tests/test_losses_cldice.py)
     "cldice": {"smooth_dr": POSITIVE},
     "dice_cldice": {"smooth_dr": POSITIVE, "alpha": UNIT},
+    "recall_ce": {},
 }
 PARAMS = [
     (name, param, interval)

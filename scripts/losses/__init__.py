@@ -35,6 +35,7 @@ from .hausdorff_dt import HausdorffDTLoss, LogHausdorffDTLoss
 from .lovasz import LovaszLoss
 from .mcc import MCCLoss
 from .penalty_gdl import PenaltyGeneralizedDiceLoss
+from .recall_ce import RecallCrossEntropyLoss
 from .sensitivity_specificity import SensitivitySpecificityLoss
 from .topk_ce import TopKCrossEntropyLoss
 from .tversky import TverskyLoss

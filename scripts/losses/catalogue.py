@@ -35,6 +35,7 @@ from .hausdorff_dt import HausdorffDTLoss, LogHausdorffDTLoss
 from .lovasz import LovaszLoss
 from .mcc import MCCLoss
 from .penalty_gdl import PenaltyGeneralizedDiceLoss
+from .recall_ce import RecallCrossEntropyLoss
 from .sensitivity_specificity import SensitivitySpecificityLoss
 from .topk_ce import TopKCrossEntropyLoss
 from .tversky import TverskyLoss
@@ -155,6 +156,7 @@ LOSSES: dict[str, LossSpec] = {
     "dice_cldice": LossSpec(
         DiceClDiceLoss, "Shit et al., clDice, CVPR 2021 (Dice + soft clDice)", {"iterations": 10, "alpha": 0.5}
     ),
+    "recall_ce": LossSpec(RecallCrossEntropyLoss, "Tian et al., ICRA 2022 (recall loss)"),
     # "blob" is added by blob.py, which builds its main loss from this catalogue (no import cycle)
 }
 

@@ -44,6 +44,7 @@ CATEGORICAL_KEEPS_BACKGROUND = {
     "asymmetric_unified_focal",
     "topk_ce",
     "generalized_wasserstein_dice",
+    "recall_ce",
 }
 LOGITS_ONLY = {"focal"}
 NO_NONE_REDUCTION = {"bce_dice"}  # MONAI's DiceCELoss, and so its drop-in, has no reduction="none"

@@ -114,7 +114,7 @@ HYPER = {
     "sensitivity_specificity": {"r": UNIT},
     "bce": {},
     "ce": {},
-    "wce": {"pos_weight": NONNEG},
+    "wce": {"pos_weight": NONNEG, "beta": (0.0, 1.0, False, True)},
     "focal": {"gamma": NONNEG, "alpha": UNIT, "weight": NONNEG},
     "bce_dice": {"lambda_dice": NONNEG, "lambda_ce": NONNEG},
     "dice_focal": {"lambda_dice": NONNEG, "lambda_focal": NONNEG, "gamma": NONNEG},

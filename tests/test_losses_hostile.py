@@ -168,6 +168,7 @@ NONE_ALLOWED = {
     ("iou", "weight"),
     ("focal", "weight"),
     ("focal", "alpha"),
+    ("wce", "beta"),  # None: Sudre's weights, not the class-balanced ones
 }
 
 

@@ -45,6 +45,7 @@ CATEGORICAL_KEEPS_BACKGROUND = {
     "topk_ce",
     "generalized_wasserstein_dice",
     "recall_ce",
+    "distance_penalized_ce",
 }
 LOGITS_ONLY = {"focal"}
 NO_NONE_REDUCTION = {"bce_dice"}  # MONAI's DiceCELoss, and so its drop-in, has no reduction="none"

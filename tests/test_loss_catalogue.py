@@ -18,7 +18,7 @@ NAMES = [
     "generalized_wasserstein_dice", "blob",
     # issue 24
     "generalized_dice_focal", "penalty_gdl", "asymmetric_similarity", "cldice", "dice_cldice",
-    "recall_ce",
+    "recall_ce", "distance_penalized_ce",
 ]  # fmt: skip
 
 # Paper defaults, from docs/losses.md and the papers (not from the catalogue's own table).

@@ -142,6 +142,7 @@ HYPER = {
     "cldice": {"smooth_dr": POSITIVE},
     "dice_cldice": {"smooth_dr": POSITIVE, "alpha": UNIT},
     "recall_ce": {},
+    "distance_penalized_ce": {},
 }
 PARAMS = [
     (name, param, interval)

@@ -24,6 +24,7 @@ from .dice import DiceLoss
 from .dice_ce import DiceCELoss
 from .dice_focal import DiceFocalLoss
 from .dice_two_class import DiceTwoClassLoss
+from .distance_penalized_ce import DistancePenalizedCrossEntropyLoss
 from .exp_log import ExpLogLoss
 from .focal import FocalLoss
 from .focal_dice import FocalDiceLoss

@@ -24,6 +24,7 @@ from .dice import DiceLoss
 from .dice_ce import DiceCELoss
 from .dice_focal import DiceFocalLoss
 from .dice_two_class import DiceTwoClassLoss
+from .distance_penalized_ce import DistancePenalizedCrossEntropyLoss
 from .exp_log import ExpLogLoss
 from .focal import FocalLoss
 from .focal_dice import FocalDiceLoss
@@ -157,6 +158,9 @@ LOSSES: dict[str, LossSpec] = {
         DiceClDiceLoss, "Shit et al., clDice, CVPR 2021 (Dice + soft clDice)", {"iterations": 10, "alpha": 0.5}
     ),
     "recall_ce": LossSpec(RecallCrossEntropyLoss, "Tian et al., ICRA 2022 (recall loss)"),
+    "distance_penalized_ce": LossSpec(
+        DistancePenalizedCrossEntropyLoss, "Caliva et al., MIDL 2019 (distance map penalised cross-entropy)"
+    ),
     # "blob" is added by blob.py, which builds its main loss from this catalogue (no import cycle)
 }
 

@@ -12,7 +12,9 @@ from .dice import DiceLoss
 
 
 def _renamed(input, target, y_pred, y_true, owner: str) -> tuple:
-    """MONAI 1.6.1 still takes the 1.4 keyword names ``y_pred`` / ``y_true`` (deprecated, removed in 1.8)."""
+    """The 1.4 keyword names ``y_pred`` / ``y_true``, which MONAI 1.6.1 declares deprecated (to be removed in 1.8)
+    but whose call fails there with ``TypeError: missing a required argument: 'input'``; accepted here, with a
+    warning, so that MONAI 1.5's own test (which uses them) runs unchanged."""
     if y_pred is not None or y_true is not None:
         warnings.warn(
             f"{owner}: y_pred / y_true are deprecated (as MONAI's, since 1.5): use input / target.",
@@ -33,8 +35,8 @@ class SoftclDiceLoss(ClDiceLoss):
         loss_b = 1 - 2 Tprec Tsens / (Tprec + Tsens + smooth)
 
     The soft skeleton is :func:`scripts.losses.cldice.soft_skeleton` (the authors' and MONAI's, each erosion
-    computed once). ``reduction="none"``: ``(B,)``. Forward takes ``input`` / ``target`` (``y_pred`` / ``y_true``
-    as MONAI, deprecated).
+    computed once). ``reduction="none"``: ``(B,)``. Forward takes ``input`` / ``target`` (and the deprecated
+    ``y_pred`` / ``y_true``, see :func:`_renamed`).
 
     Example:
         >>> loss = SoftclDiceLoss(compile=False)

@@ -83,3 +83,26 @@ def test_thin_preset_end_to_end_at_smoke_size(tmp_path):
     page = (dirs["docs_dir"] / "study_thin.md").read_text()
     assert "Betti-0 error" in page and "| cldice |" in page
     assert not (dirs["docs_dir"] / "study.md").exists()
+
+
+THIN_RESULTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "study_results",
+                            "thin")  # fmt: skip
+
+
+def test_committed_thin_results_cover_the_grid_and_regenerate(tmp_path):
+    from tools.study.__main__ import report
+
+    cases = pd.read_csv(os.path.join(THIN_RESULTS, "cases.csv"))
+    paired = pd.read_csv(os.path.join(THIN_RESULTS, "paired.csv"))
+    p = get_preset("thin")
+    assert list(cases.columns) == TUBE_CASE_COLUMNS and set(cases["loss"]) == set(THIN_LOSSES)
+    assert len(cases) == len(THIN_LOSSES) * len(p.seeds) * p.n_test
+    assert (cases["ref_components"] == p.levels[0].per_class).all()
+    again = paired_results(cases, "tubes")
+    for col in ("mean_diff", "ci_low", "ci_high", "p_holm"):
+        assert paired[col].to_numpy() == pytest.approx(again[col].to_numpy(), rel=1e-5, abs=1e-9), col
+    assert (paired["verdict"] == again["verdict"]).all()
+    report(preset="thin", results_dir=THIN_RESULTS, docs_dir=str(tmp_path))
+    committed = os.path.join(os.path.dirname(THIN_RESULTS), "..", "study_thin.md")
+    strip = lambda text: [line for line in text.splitlines() if "study_results" not in line]  # noqa: E731
+    assert strip((tmp_path / "study_thin.md").read_text()) == strip(open(committed, encoding="utf-8").read())

@@ -1,6 +1,7 @@
 """Evaluation metrics: the official BraTS region-wise scores (``brats_region_scores``, ``brats_region_metric``) and
 lesion-wise scores (``brats_lesion_scores``, ``brats_lesion_metric``); KiTS19 regions (``kits_*``) and
-KiTS23 hierarchical classes (``kits23_*``)."""
+KiTS23 hierarchical classes (``kits23_*``); topology scores of thin structures (``topology_scores``: clDice,
+Betti-0 error)."""
 
 from .brats_lesion_metric import BraTSLesionMetric, BraTSLesionwise, lesion_metric_handlers, lesion_report_columns
 from .brats_lesion_scores import LesionScores, ReferenceLesion, brats_lesion_scores, reference_lesion_outcomes
@@ -17,6 +18,7 @@ from .kits23_hec_metric import KiTS23HEC, KiTS23HECMetric
 from .kits23_hec_scores import KITS23_HECS, kits23_hec_scores
 from .kits_region_metric import KiTSDice, KiTSHD95, KiTSRegionMetric
 from .kits_region_scores import KITS_REGIONS, kits_case_metrics, kits_dice, kits_hd95
+from .topology_scores import betti0, betti0_error, cldice_score, topology_precision_sensitivity
 
 __all__ = [
     "BRATS_HD95_MISSING",
@@ -47,4 +49,9 @@ __all__ = [
     "kits_case_metrics",
     "kits_dice",
     "kits_hd95",
+    # thin structures
+    "betti0",
+    "betti0_error",
+    "cldice_score",
+    "topology_precision_sensitivity",
 ]

@@ -3,6 +3,7 @@
 python -m tools.study run --preset cpu          # train the grid (resumable), then write the report
 python -m tools.study report --preset cpu       # regenerate docs/study.md and figures from the results
 python -m tools.study run --preset cpu --losses '["bce_dice","dice"]' --seeds '[0]'   # any preset field
+python -m tools.study run --preset thin         # the thin-structure study (tubular trees), docs/study_thin.md
 python -m tools.study collect --preset cpu      # consolidate the runs cached so far (e.g. of a grid still running)
 python -m tools.study compare --losses '["bce_dice","dice"]' --seeds '[0,1,2]'  # the bundle's workflows, paired
 """
@@ -42,9 +43,7 @@ def run(
     run_grid(p, cache_dir)
     consolidate(p, cache_dir, results_dir)
     if report:
-        from .report import write_report
-
-        write_report(results_dir, docs_dir)
+        _write_report(p.task, results_dir, docs_dir)
     return results_dir
 
 
@@ -72,10 +71,19 @@ def collect(
 
 
 def report(preset: str = "cpu", results_dir: str | None = None, docs_dir: str = "docs") -> str:
-    """Regenerate ``docs_dir/study.md`` and ``docs_dir/figures/study_*.png`` from ``results_dir`` (no training)."""
+    """Regenerate ``docs_dir/study.md`` and ``docs_dir/figures/study_*.png`` (``docs_dir/study_thin.md`` for a
+    ``tubes`` preset such as ``thin``) from ``results_dir`` (no training)."""
+    _, results_dir = _dirs(preset, None, results_dir)
+    return _write_report(get_preset(preset).task, results_dir, docs_dir)
+
+
+def _write_report(task: str, results_dir: str, docs_dir: str) -> str:
+    if task == "tubes":
+        from .thin_report import write_thin_report
+
+        return write_thin_report(results_dir, docs_dir)
     from .report import write_report
 
-    _, results_dir = _dirs(preset, None, results_dir)
     return write_report(results_dir, docs_dir)
 
 

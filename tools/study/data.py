@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import binary_dilation, gaussian_filter
 
+from scripts.data.synthetic_tubes import make_tube_split
+
 FOREGROUND_CONTRAST = 1.0
 DISTRACTOR_CONTRAST = 0.5
 NOISE_STD = 0.35
@@ -64,9 +66,16 @@ def make_split(seed: int, count: int, shape, size_classes, per_class: int) -> tu
     return np.stack([p[0] for p in pairs])[:, None], np.stack([p[1] for p in pairs])[:, None]
 
 
-def make_dataset(seed: int, level, size_classes, n_train: int, n_test: int) -> dict:
-    """Train and test splits of one (level, seed), each from its own deterministic stream."""
+def make_dataset(seed: int, level, size_classes, n_train: int, n_test: int, task: str = "lesions") -> dict:
+    """Train and test splits of one (level, seed), each from its own deterministic stream; ``task="tubes"``: the
+    tubular trees of ``scripts.data.synthetic_tubes``, ``level.per_class`` trees per volume."""
+    splits = (("train", n_train), ("test", n_test))
+    if task == "tubes":
+        return {
+            split: make_tube_split(seed * 1000 + k, n, level.shape, n_trees=level.per_class)
+            for k, (split, n) in enumerate(splits)
+        }
     return {
         split: make_split(seed * 1000 + k, n, level.shape, size_classes, level.per_class)
-        for k, (split, n) in enumerate((("train", n_train), ("test", n_test)))
+        for k, (split, n) in enumerate(splits)
     }

@@ -2,8 +2,9 @@
 
 Each finished run is saved as ``<cache_dir>/runs/<level>__<sampler>__s<seed>__<loss>.json``; existing files are
 skipped. Groups run seed-major, so a grid stopped early leaves complete seeds. :func:`consolidate` writes
-``cases.csv`` (one row per test case), ``lesions.csv`` (one row per test lesion), ``runs.csv`` (time and final
-training loss per run), ``paired.csv`` (:func:`paired_results`) and ``preset.json`` into ``results_dir``.
+``cases.csv`` (one row per test case), ``lesions.csv`` (one row per test lesion; not for the ``tubes`` task),
+``runs.csv`` (time and final training loss per run), ``paired.csv`` (:func:`paired_results`) and ``preset.json``
+into ``results_dir``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ CASE_COLUMNS = ["level", "sampler", "seed", "loss", "case", "dice", "hd95", "fp_
 LESION_COLUMNS = ["level", "sampler", "seed", "loss", "case", "lesion", "lesion_voxels", "detected", "lesion_dice"]
 RUN_COLUMNS = ["level", "sampler", "seed", "loss", "seconds", "final_train_loss"]
 PAIRED_METRICS = ("dice", "lesion_dice", "sensitivity", "hd95", "fp_lesions")
+TUBE_CASE_COLUMNS = ["level", "sampler", "seed", "loss", "case", "dice", "cldice", "betti0_error", "pred_components",
+                     "ref_components", "pred_voxels", "ref_voxels"]  # fmt: skip
+TUBE_PAIRED_METRICS = ("dice", "cldice", "betti0_error")
+LOWER_IS_BETTER = ("hd95", "fp_lesions", "betti0_error")
 PAIR_KEYS = ("seed", "case")
 GROUP_KEYS = ("level", "sampler")
 
@@ -44,7 +49,7 @@ def _run_group(preset: Preset, level, seed: int, todo: list[tuple[str, str]], ca
 
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    data = make_dataset(seed, level, preset.size_classes, preset.n_train, preset.n_test)
+    data = make_dataset(seed, level, preset.size_classes, preset.n_train, preset.n_test, preset.task)
     for sampler, loss in todo:
         record = train_one(preset, loss, level.name, sampler, seed, data)
         write_json(run_path(cache_dir, level.name, sampler, seed, loss), record, indent=None)
@@ -86,9 +91,12 @@ def run_grid(preset: Preset, cache_dir: str) -> int:
     return total
 
 
-def paired_results(cases: pd.DataFrame, **bootstrap) -> pd.DataFrame:
-    """``paired_table`` of the per-case results against ``bce_dice``, per (level, sampler), pairs (seed, case)."""
-    rows = paired_table(cases, "loss", BASELINE, PAIRED_METRICS, PAIR_KEYS, "seed", GROUP_KEYS, **bootstrap)
+def paired_results(cases: pd.DataFrame, task: str = "lesions", **bootstrap) -> pd.DataFrame:
+    """``paired_table`` of the per-case results against ``bce_dice``, per (level, sampler), pairs (seed, case);
+    the metrics of ``task`` (``PAIRED_METRICS`` or ``TUBE_PAIRED_METRICS``)."""
+    metrics = TUBE_PAIRED_METRICS if task == "tubes" else PAIRED_METRICS
+    rows = paired_table(cases, "loss", BASELINE, metrics, PAIR_KEYS, "seed", GROUP_KEYS,
+                        lower_is_better=LOWER_IS_BETTER, **bootstrap)  # fmt: skip
     return pd.DataFrame(rows, columns=[*GROUP_KEYS, *PAIRED_COLUMNS])
 
 
@@ -127,11 +135,13 @@ def consolidate(preset: Preset, cache_dir: str, results_dir: str) -> pd.DataFram
                     runs.append({"level": lv.name, "sampler": s, "seed": seed, "loss": n, "seconds": rec["seconds"],
                                  "final_train_loss": rec["final_train_loss"]})  # fmt: skip
     cases_path = os.path.join(results_dir, "cases.csv")
-    write_csv(cases_path, pd.DataFrame(cases, columns=CASE_COLUMNS), float_format="%.6g")
+    columns = TUBE_CASE_COLUMNS if preset.task == "tubes" else CASE_COLUMNS
+    write_csv(cases_path, pd.DataFrame(cases, columns=columns), float_format="%.6g")
     cases = pd.read_csv(cases_path)  # the statistics from the committed numbers, so paired.csv is recomputable
-    write_csv(os.path.join(results_dir, "lesions.csv"), pd.DataFrame(lesions, columns=LESION_COLUMNS),
-              float_format="%.6g")  # fmt: skip
+    if preset.task != "tubes":
+        write_csv(os.path.join(results_dir, "lesions.csv"), pd.DataFrame(lesions, columns=LESION_COLUMNS),
+                  float_format="%.6g")  # fmt: skip
     write_csv(os.path.join(results_dir, "runs.csv"), pd.DataFrame(runs, columns=RUN_COLUMNS), float_format="%.6g")
-    write_csv(os.path.join(results_dir, "paired.csv"), paired_results(cases), float_format="%.6g")
+    write_csv(os.path.join(results_dir, "paired.csv"), paired_results(cases, preset.task), float_format="%.6g")
     write_json(os.path.join(results_dir, "preset.json"), preset.as_dict() | {"seeds": seeds}, indent=2)
     return cases

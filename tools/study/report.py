@@ -149,6 +149,8 @@ def write_report(results_dir: str, docs_dir: str = "docs") -> str:
         f"[`{rel}`]({rel}) (`cases.csv`: one row per test volume; `lesions.csv`: one row per test lesion; "
         "`paired.csv`: every loss against the baseline; `runs.csv`; `preset.json`). Do not edit by hand.",
         "",
+        "Thin structures (tubular trees, clDice and the Betti-0 error; preset `thin`): [study_thin.md](study_thin.md).",
+        "",
         "## Design",
         "",
         "Synthetic 3D volumes: a smooth random background with voxel noise, lesions (label 1) of three size classes "

@@ -19,7 +19,7 @@ from monai.networks.nets import UNet
 from monai.transforms import RandCropByPosNegLabeld, RandSpatialCropd
 
 from scripts.losses import GDLBoundaryLoss, build_loss, rebalanced_alpha
-from scripts.metrics import brats_hd95, reference_lesion_outcomes
+from scripts.metrics import betti0, brats_hd95, cldice_score, reference_lesion_outcomes
 
 from .presets import Preset
 
@@ -110,6 +110,24 @@ def case_outcomes(pred: np.ndarray, ref: np.ndarray) -> tuple[dict, list[dict]]:
     return case, lesion_rows
 
 
+def tube_case_outcomes(pred: np.ndarray, ref: np.ndarray) -> tuple[dict, list[dict]]:
+    """Per-volume metrics of one thin-structure test case: voxel Dice, clDice, the Betti-0 error (26-connectivity)
+    and the component counts behind it; no per-lesion rows."""
+    pred, ref = pred.astype(bool), ref.astype(bool)
+    tp, total = int(np.count_nonzero(pred & ref)), int(pred.sum() + ref.sum())
+    b_pred, b_ref = betti0(pred), betti0(ref)
+    case = {
+        "dice": 2.0 * tp / total if total else 1.0,
+        "cldice": cldice_score(pred, ref),
+        "betti0_error": abs(b_pred - b_ref),
+        "pred_components": b_pred,
+        "ref_components": b_ref,
+        "pred_voxels": int(pred.sum()),
+        "ref_voxels": int(ref.sum()),
+    }
+    return case, []
+
+
 def train_one(preset: Preset, loss_name: str, level: str, sampler_name: str, seed: int, data: dict) -> dict:
     """Train and evaluate one run; returns ``{"cases": [...], "lesions": [...], "seconds", "train_loss"}``."""
     torch.set_num_threads(preset.threads)
@@ -118,7 +136,7 @@ def train_one(preset: Preset, loss_name: str, level: str, sampler_name: str, see
     net = build_network(preset).to(device)  # same initial weights for every loss at a given seed
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # single-channel include_background notices from MONAI's losses
-        loss_fn = build_loss(loss_name, sigmoid=True)
+        loss_fn = build_loss(loss_name, sigmoid=True, **({} if preset.compile_loss else {"compile": False}))
     optimizer = torch.optim.Adam(net.parameters(), lr=preset.lr)
     sampler = make_sampler(sampler_name, preset)
     x_train, y_train = data["train"]
@@ -138,9 +156,10 @@ def train_one(preset: Preset, loss_name: str, level: str, sampler_name: str, see
         losses.append(float(loss.item()))
     key = {"level": level, "sampler": sampler_name, "seed": seed, "loss": loss_name}
     cases, lesion_rows = [], []
+    outcomes = tube_case_outcomes if preset.task == "tubes" else case_outcomes
     for case, (image, label) in enumerate(zip(*data["test"])):
         pred = predict_volume(net, image, preset) >= preset.threshold
-        metrics, rows = case_outcomes(pred, label[0])
+        metrics, rows = outcomes(pred, label[0])
         cases.append(key | {"case": case} | metrics)
         lesion_rows += [key | {"case": case, "lesion": i} | r for i, r in enumerate(rows)]
     return {

@@ -10,7 +10,8 @@ The contract as modelled here:
 
 - ``softmax=True`` needs 2+ channels; ``include_background=False`` needs 2+ channels;
 - the categorical forms of ``CrossEntropyLoss``, ``WeightedCrossEntropyLoss`` and the Unified Focal family
-  cannot drop the background (categorical: ``softmax=True``, or 2+ channels without ``sigmoid``);
+  cannot drop the background (categorical: ``softmax=True``, or 2+ channels without ``sigmoid``); that of
+  ``SkeletonRecallLoss`` must drop it;
 - ``focal`` (MONAI's ``FocalLoss``) takes logits: it needs ``sigmoid`` or ``softmax`` and has no ``other_act``;
 - ``bce_dice`` (MONAI's ``DiceCELoss``) has no ``reduction="none"``; the drop-ins for MONAI's classes return
   MONAI's ``"none"`` shapes, every other loss one that broadcasts against ``(B, C)``;
@@ -47,6 +48,8 @@ CATEGORICAL_KEEPS_BACKGROUND = {
     "recall_ce",
     "distance_penalized_ce",
 }
+# Losses whose categorical form has no background term: skeleton recall (the authors' do_bg=True raises).
+CATEGORICAL_DROPS_BACKGROUND = {"skeleton_recall"}
 LOGITS_ONLY = {"focal"}
 NO_NONE_REDUCTION = {"bce_dice"}  # MONAI's DiceCELoss, and so its drop-in, has no reduction="none"
 MSG_NO_NONE_REDUCTION = r"reduction must be .*got 'none'"
@@ -71,6 +74,7 @@ FAULT_CHOICES = (None,) * 10 + FAULTS
 MSG_SOFTMAX_ONE_CHANNEL = r"softmax=True needs at least 2 channels, got input with 1 channel"
 MSG_NO_BACKGROUND_ONE_CHANNEL = r"include_background=False needs at least 2 channels; input has 1"
 MSG_CATEGORICAL_BACKGROUND = r"include_background=False is not supported by \w+ with mutually exclusive classes"
+MSG_CATEGORICAL_NO_BACKGROUND = r"include_background=True is not supported by \w+ with mutually exclusive classes"
 MSG_FOCAL_LOGITS = r"loss 'focal' takes logits: pass sigmoid=True"
 MSG_FOCAL_OTHER_ACT = r"loss 'focal' takes logits"
 
@@ -262,6 +266,8 @@ def loss_cases(draw, name: str) -> LossCase:
         errors.append(MSG_NO_BACKGROUND_ONE_CHANNEL)
     if not include_background and categorical and name in CATEGORICAL_KEEPS_BACKGROUND:
         errors.append(MSG_CATEGORICAL_BACKGROUND)
+    if include_background and categorical and name in CATEGORICAL_DROPS_BACKGROUND:
+        errors.append(MSG_CATEGORICAL_NO_BACKGROUND)
     if name in LOGITS_ONLY and mode == "none":
         errors.append(MSG_FOCAL_LOGITS)
     if name in LOGITS_ONLY and mode == "other_act":

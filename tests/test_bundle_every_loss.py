@@ -32,12 +32,14 @@ def test_every_name_builds_from_the_config_and_takes_the_loaders_target(name, se
     configs, plain, mode = SETTINGS[setting]
     p = eager_config(*configs, loss_name=name)
     loss = p.get_parsed_content("loss")
-    target = plain
-    for t in p.get_parsed_content("loss_map_transforms"):
-        target = t({"label": target})["label"]
-    assert target.shape[0] == plain.shape[0] + p.get_parsed_content("loss_map_channels")
+    targets = []
+    for label in (plain, plain.flip(-1)):  # each sample's maps from its own label (a skeleton is not flip-symmetric)
+        for t in p.get_parsed_content("loss_map_transforms"):
+            label = t({"label": label})["label"]
+        targets.append(label)
+    assert targets[0].shape[0] == plain.shape[0] + p.get_parsed_content("loss_map_channels")
     x = torch.randn(2, 3, 12, 12, 12, generator=torch.Generator().manual_seed(1), requires_grad=True)
-    value = loss(x, torch.stack([target, target.flip(-1)]))
+    value = loss(x, torch.stack(targets))
     want = build_loss(name, **mode, compile=False)(x, torch.stack([plain, plain.flip(-1)]))
     torch.testing.assert_close(value, want, rtol=1e-5, atol=1e-6)
     value.backward()

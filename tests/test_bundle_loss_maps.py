@@ -12,13 +12,13 @@ from ignite.engine import Engine, Events
 
 from scripts.handlers import LossRebalanceHandler
 from scripts.losses import build_loss, takes_maps
-from scripts.transforms import ConnectedComponentsd, RemoveMapsd, SignedDistanced
+from scripts.transforms import ConnectedComponentsd, RemoveMapsd, SignedDistanced, TubedSkeletond
 
 
 @pytest.mark.parametrize(
     ("loss_name", "transform", "signed"),
     [("boundary", SignedDistanced, True), ("hausdorff_dt", SignedDistanced, False),
-     ("blob", ConnectedComponentsd, None), ("dice", None, None)],
+     ("blob", ConnectedComponentsd, None), ("skeleton_recall", TubedSkeletond, None), ("dice", None, None)],
 )  # fmt: skip
 def test_brats_config_adds_the_map_transform_and_hands_the_maps_to_the_loss(loss_name, transform, signed):
     p = eager_config("train.json", loss_name=loss_name)
@@ -69,6 +69,13 @@ def test_kits_overlay_maps_per_class_of_the_label_map():
     assert isinstance(post, RemoveMapsd) and torch.equal(post({"label": target})["label"], labels.float())
     blob = eager_config("train.json", "kits19.json", loss_name="blob").get_parsed_content("loss_map_transforms")
     assert isinstance(blob[0], ConnectedComponentsd) and blob[0].num_classes == 3
+    skeleton = eager_config("train.json", "kits19.json", loss_name="skeleton_recall")
+    (tubes,) = skeleton.get_parsed_content("loss_map_transforms")
+    assert isinstance(tubes, TubedSkeletond) and tubes.num_classes == 3
+    loss = skeleton.get_parsed_content("loss")
+    assert loss.maps_in_target and not loss.include_background  # the recall of the foreground classes
+    plain = build_loss("skeleton_recall", softmax=True, to_onehot_y=True, compile=False)(x, labels[None])
+    torch.testing.assert_close(loss(x, tubes({"label": labels})["label"][None]), plain)
 
 
 def test_rebalance_handler_sets_alpha_per_epoch_and_ignores_other_losses():

@@ -18,7 +18,7 @@ NAMES = [
     "generalized_wasserstein_dice", "blob",
     # issue 24
     "generalized_dice_focal", "penalty_gdl", "asymmetric_similarity", "cldice", "dice_cldice",
-    "recall_ce", "distance_penalized_ce",
+    "recall_ce", "distance_penalized_ce", "skeleton_recall",
 ]  # fmt: skip
 
 # Paper defaults, from docs/losses.md and the papers (not from the catalogue's own table).
@@ -48,6 +48,8 @@ PAPER_DEFAULTS = {
     # the authors' code (jocpae/clDice): soft_cldice runs 10 skeleton iterations whatever its iter_ says
     "cldice": {"iterations": 10, "smooth_nr": 1.0, "smooth_dr": 1.0},
     "dice_cldice": {"iterations": 10, "alpha": 0.5, "smooth_nr": 1.0, "smooth_dr": 1.0},
+    # the authors' nnUNetTrainerSkeletonRecall (MIC-DKFZ/Skeleton-Recall f259f63): weights 1, 1, 1; smooth 1e-5
+    "skeleton_recall": {"lambda_ce": 1.0, "lambda_dice": 1.0, "lambda_srec": 1.0, "smooth_nr": 1e-5, "smooth_dr": 1e-5},
     "generalized_dice_focal": {
         "generalized_dice.w_type": "square",
         "lambda_gdl": 1.0,

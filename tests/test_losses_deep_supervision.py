@@ -20,7 +20,7 @@ from scripts.losses import (
     downsample_target,
     map_kind,
 )
-from scripts.transforms.maps import component_map, distance_map
+from scripts.transforms.maps import component_map, distance_map, tubed_skeleton
 
 SHAPE = (12, 12, 8)  # level 0; level 1 is (6, 6, 4)
 TWO_LEVELS = (2 / 3, 1 / 3)  # nnU-Net's first two weights of three levels: both heads trained
@@ -144,7 +144,7 @@ def sampled(target, spatial):
 @pytest.mark.parametrize("mode", ["sigmoid", "softmax"])
 @pytest.mark.parametrize("name", sorted(LOSSES))
 def test_every_name_with_two_levels(name, mode):
-    assert len(LOSSES) == 39
+    assert len(LOSSES) == 40
     target = targets(mode)
     y0, y1 = levels_input()
     loss = DeepSupervisionLoss(build_loss(name, **mode_kwargs(mode)), weights=TWO_LEVELS)
@@ -202,6 +202,9 @@ def maps_of(target, mode, kind):
         masks = F.one_hot(target[:, 0].long(), 3).movedim(-1, 1).numpy() > 0
     else:
         masks = target.numpy() > 0.5
+    if kind == "tubed_skeleton":  # one tube per sample, from the union of the foreground classes / regions
+        union = masks[:, 1:].any(1) if mode == "softmax" else masks.any(1)
+        return torch.from_numpy(np.stack([tubed_skeleton(u)[None] & m for u, m in zip(union, masks)]).astype("f4"))
     fn = {"components": lambda m: component_map(m, None)}.get(kind, lambda m: distance_map(m, kind == "signed"))
     return torch.from_numpy(np.stack([np.stack([fn(m) for m in sample]) for sample in masks]))
 

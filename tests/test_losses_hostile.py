@@ -143,6 +143,7 @@ HYPER = {
     "dice_cldice": {"smooth_dr": POSITIVE, "alpha": UNIT},
     "recall_ce": {},
     "distance_penalized_ce": {},
+    "skeleton_recall": {"lambda_ce": NONNEG, "lambda_dice": NONNEG, "lambda_srec": NONNEG},
 }
 PARAMS = [
     (name, param, interval)

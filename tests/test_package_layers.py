@@ -62,7 +62,8 @@ def test_the_checks_find_what_issue_13_first_had():
     assert foreign_loss_imports(loss) == ["numpy", "scipy"]
 
 
-OPTIONAL_LOSS_DEPENDENCIES = {"edt", "cc3d", "cupy", "cucim"}  # the maps' fast paths; cupy / cucim: MONAI's probe
+# the maps' fast paths; cupy / cucim: MONAI's probe; skimage: the tubed skeletons (no fallback: a clear ImportError)
+OPTIONAL_LOSS_DEPENDENCIES = {"edt", "cc3d", "cupy", "cucim", "skimage"}
 
 
 def optional_imports(source: str) -> list[str]:
@@ -79,7 +80,7 @@ def optional_imports(source: str) -> list[str]:
 
 @pytest.mark.parametrize("path", sorted((SCRIPTS / "losses").rglob("*.py")), ids=lambda p: p.name)
 def test_losses_import_only_the_map_libraries_as_optional(path):
-    """An optional import (MONAI's ``optional_import``, with a fallback) is allowed for exactly these."""
+    """An optional import (MONAI's ``optional_import``: a fallback, or a clear error) is allowed for these only."""
     names = {name.split(".")[0] for name in optional_imports(path.read_text())}
     assert names <= OPTIONAL_LOSS_DEPENDENCIES
 

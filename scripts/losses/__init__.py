@@ -38,6 +38,7 @@ from .mcc import MCCLoss
 from .penalty_gdl import PenaltyGeneralizedDiceLoss
 from .recall_ce import RecallCrossEntropyLoss
 from .sensitivity_specificity import SensitivitySpecificityLoss
+from .skeleton_recall import SkeletonRecallLoss
 from .topk_ce import TopKCrossEntropyLoss
 from .tversky import TverskyLoss
 from .unified_focal import (

@@ -20,10 +20,13 @@ at 0.5), in voxel units, where the mask lies:
   bundle's dependency, scipy's values, a fraction of its time) where it is installed, else MONAI's function
   (scipy);
 - components: ``cc3d`` for 3D CPU masks where it is installed, else :func:`components` (torch, on the masks'
-  device, also on a GPU).
+  device, also on a GPU);
+- tubed skeletons (Skeleton Recall): scikit-image on the host (:func:`tubed_skeletons`), as the authors.
 
 ``edt`` and ``cc3d`` are optional here (``monai.utils.optional_import``): the package needs torch and MONAI only
-(``tests/test_package_layers.py`` allows exactly these two as optional), and gives the same maps without them.
+(``tests/test_package_layers.py`` allows these as optional), and gives the same maps without them. scikit-image
+is optional too, but has no fallback: without it a loss that computes its own tubed skeletons raises, and takes
+them as data instead (``maps_in_target``).
 """
 
 from __future__ import annotations
@@ -38,13 +41,14 @@ from monai.utils import optional_import
 from ._base import SegmentationLoss, plain_tensor
 from ._checks import LossInputError, check_values, value_stats
 
-MAP_KINDS = ("signed", "unsigned", "components")
+MAP_KINDS = ("signed", "unsigned", "components", "tubed_skeleton")
 # (module, found) pairs, not module-level stubs: a missing module's stub raises when inspected (doctest does)
 _EDT = optional_import("edt")
 _CC3D = optional_import("cc3d")
 HAS_EDT, HAS_CC3D = _EDT[1], _CC3D[1]
 HAS_CUPY = optional_import("cupy")[1]
 HAS_CUCIM = optional_import("cucim.core.operations.morphology", name="distance_transform_edt")[1]
+_SKIMAGE = optional_import("skimage.morphology")
 
 
 def gpu_distances() -> bool:
@@ -169,12 +173,42 @@ def components(masks: torch.Tensor, connectivity: int | None = None) -> torch.Te
     return out
 
 
+def _tube(union: torch.Tensor) -> torch.Tensor:
+    """The tubed skeleton of one bool mask of 1 to 3 dims (module :func:`tubed_skeletons`), bool, on the host."""
+    if union.ndim == 1:  # a row of a 2D image: scikit-image thins 2D and 3D masks
+        return _tube(union.unsqueeze(0)).squeeze(0)
+    if not union.any():
+        return torch.zeros(union.shape, dtype=torch.bool)
+    morphology = _SKIMAGE[0]
+    skeleton = morphology.skeletonize(union.numpy())
+    return torch.from_numpy(morphology.dilation(morphology.dilation(skeleton)) > 0)  # footprint: the cross
+
+
+@torch.no_grad()
+def tubed_skeletons(masks: torch.Tensor, first_foreground: int) -> torch.Tensor:
+    """The tubed skeletons of a ``(B, C, *spatial)`` bool batch (1 to 3 spatial dims), per channel, float32 on the
+    masks' device: per sample, the tube is scikit-image's ``skeletonize`` of the union of the foreground channels
+    (``first_foreground`` on: 1 for classes with channel 0 the background, 0 for regions) dilated twice with the
+    cross-shaped footprint (scikit-image's ``dilation`` default), and channel ``c`` holds ``tube & masks[:, c]``:
+    the one-hot form of the authors' ``skel * seg`` (Kirchhoff et al., ECCV 2024, ``SkeletonTransform``)."""
+    if not _SKIMAGE[1]:
+        raise ImportError(
+            "the tubed skeleton of Skeleton Recall is computed with scikit-image (pip install scikit-image); "
+            "without it, give the loss its maps as data (maps_in_target=True with scripts.transforms.TubedSkeletond)."
+        )
+    if not 3 <= masks.ndim <= 5:
+        raise ValueError(f"tubed skeletons take 1 to 3 spatial dims, got {masks.ndim - 2}.")
+    host = masks.detach().bool().cpu()
+    tubes = torch.stack([_tube(m[first_foreground:].any(0)) for m in host]).unsqueeze(1)
+    return (tubes & host).to(device=masks.device, dtype=torch.float32)
+
+
 @torch.no_grad()
 def batch_maps(masks: torch.Tensor, kind: str, connectivity: int | None = None) -> torch.Tensor:
     """The ``kind`` maps (:data:`MAP_KINDS`) of a ``(B, C, *spatial)`` bool batch, per sample and channel, in
     voxel units, float32 on the masks' device."""
-    if kind not in MAP_KINDS:
-        raise ValueError(f"map kind must be one of {MAP_KINDS}, got {kind!r}.")
+    if kind not in MAP_KINDS or kind == "tubed_skeleton":
+        raise ValueError(f"map kind must be one of {MAP_KINDS[:3]} (per channel), got {kind!r}.")
     flat = masks.reshape(-1, *masks.shape[2:])
     if kind == "components":
         return components(flat, connectivity).reshape(masks.shape)
@@ -221,6 +255,8 @@ class MapLoss(SegmentationLoss):
         if self.map_kind == "components":
             if lo < 0 or bool(torch.frac(maps.detach()).any()):
                 raise LossInputError("component maps must hold whole numbers >= 0 (0 background, 1..n components).")
+        if self.map_kind == "tubed_skeleton" and not bool(((maps == 0) | (maps == 1)).all()):
+            raise LossInputError(f"tubed skeleton maps must be masks of 0 and 1, got values in [{lo:g}, {hi:g}].")
 
     def target_maps(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """The maps of the plain target: ``(B, C, *spatial)`` from the one-hot target ``> 0.5``."""

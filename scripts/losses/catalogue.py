@@ -38,6 +38,7 @@ from .mcc import MCCLoss
 from .penalty_gdl import PenaltyGeneralizedDiceLoss
 from .recall_ce import RecallCrossEntropyLoss
 from .sensitivity_specificity import SensitivitySpecificityLoss
+from .skeleton_recall import SkeletonRecallLoss
 from .topk_ce import TopKCrossEntropyLoss
 from .tversky import TverskyLoss
 from .unified_focal import (
@@ -161,13 +162,20 @@ LOSSES: dict[str, LossSpec] = {
     "distance_penalized_ce": LossSpec(
         DistancePenalizedCrossEntropyLoss, "Caliva et al., MIDL 2019 (distance map penalised cross-entropy)"
     ),
+    # the recall of the foreground classes only (the authors' do_bg=False): every sigmoid channel is foreground
+    "skeleton_recall": LossSpec(
+        SkeletonRecallLoss,
+        "Kirchhoff et al., ECCV 2024 (CE + Dice + Skeleton Recall)",
+        {"lambda_ce": 1.0, "lambda_dice": 1.0, "lambda_srec": 1.0},
+        softmax_defaults={"include_background": False},
+    ),
     # "blob" is added by blob.py, which builds its main loss from this catalogue (no import cycle)
 }
 
 
 def map_kind(name: str) -> str | None:
     """The map the catalogue loss ``name`` takes from its target (``"signed"``, ``"unsigned"``,
-    ``"components"``), or ``None`` for a loss without maps."""
+    ``"components"``, ``"tubed_skeleton"``), or ``None`` for a loss without maps."""
     if name not in LOSSES:
         raise ValueError(f"unknown loss {name!r}; valid names: {', '.join(sorted(LOSSES))}.")
     cls = LOSSES[name].cls

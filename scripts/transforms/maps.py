@@ -1,7 +1,8 @@
 """Distance and instance maps of a label, as MONAI dictionary transforms run on the data-loader workers.
 
-``SignedDistanced`` (the boundary loss's signed distance, or the Hausdorff losses' unsigned distance) and
-``ConnectedComponentsd`` (the blob loss's instance map) compute, per channel of a label, the map the map losses of
+``SignedDistanced`` (the boundary loss's signed distance, or the Hausdorff losses' unsigned distance),
+``ConnectedComponentsd`` (the blob loss's instance map) and ``TubedSkeletond`` (Skeleton Recall's tubed skeleton)
+compute, per channel of a label, the map the map losses of
 ``scripts.losses`` take: those of :func:`scipy.ndimage.distance_transform_edt` and :func:`scipy.ndimage.label`. The
 losses compute the same maps themselves from a plain label (their own implementation: transforms never import
 losses; the tests check that both agree). The maps come from the libraries made for them, ``edt`` (Euclidean
@@ -28,11 +29,12 @@ from monai.config import KeysCollection
 from monai.data import MetaTensor
 from monai.transforms import MapTransform
 from scipy import ndimage
+from skimage.morphology import skeletonize
 
 from ._labels import where
 
 UNITS = ("voxel", "physical")
-MAP_KINDS = ("signed", "unsigned", "components")
+MAP_KINDS = ("signed", "unsigned", "components", "tubed_skeleton")
 
 
 def distance_map(mask: np.ndarray, signed: bool, spacing: Sequence[float] | None = None) -> np.ndarray:
@@ -248,6 +250,53 @@ class ConnectedComponentsd(_MapTransformd):
         return np.stack([component_map(m, self.connectivity) for m in masks])
 
 
+def tubed_skeleton(mask: np.ndarray) -> np.ndarray:
+    """The skeleton of ``mask`` (bool, 1 to 3 dims; 1D as a row of a 2D image) by scikit-image's ``skeletonize``,
+    dilated twice with the cross-shaped footprint (faces only), bool; empty for an empty mask."""
+    if mask.ndim == 1:
+        return tubed_skeleton(mask[None])[0]
+    if not 2 <= mask.ndim <= 3:
+        raise ValueError(f"tubed skeletons take 1 to 3 spatial dims, got {mask.ndim}.")
+    if not mask.any():
+        return np.zeros(mask.shape, bool)
+    cross = ndimage.generate_binary_structure(mask.ndim, 1)
+    return ndimage.binary_dilation(skeletonize(mask), structure=cross, iterations=2)
+
+
+class TubedSkeletond(_MapTransformd):
+    """Per channel of a label, the channel's part of the label's tubed skeleton (float32 masks): the data of
+    Skeleton Recall (Kirchhoff et al., ECCV 2024; the authors' ``SkeletonTransform``, github MIC-DKFZ/Skeleton-Recall
+    f259f63): scikit-image's ``skeletonize`` of the union of the foreground classes, dilated twice with the
+    cross-shaped footprint, times the label; as one mask per channel, ``tube & (label == c)``.
+
+    The foreground: classes ``1..C-1`` of a label map (``num_classes`` given; channel 0, the background, then
+    holds ``tube & background``, which the loss does not use); every channel of region / one-hot channels
+    (``num_classes=None``, e.g. BraTS TC, WT, ET: the union is the whole tumour). For a one-hot target *with* a
+    background channel give the label map and ``num_classes`` instead: the union of all its channels is the whole
+    image. Run it after the random crop, as the authors (on the augmented patch).
+
+    Args:
+        keys, num_classes, output_key: as :class:`SignedDistanced`.
+    """
+
+    kind = "tubed_skeleton"
+
+    def __init__(
+        self,
+        keys: KeysCollection = "label",
+        num_classes: int | None = None,
+        output_key: str | None = None,
+        allow_missing_keys: bool = False,
+    ) -> None:
+        super().__init__(keys, num_classes, output_key, allow_missing_keys)
+
+    def maps(self, label, masks: np.ndarray, case: object, key: Hashable) -> np.ndarray:
+        if not 2 <= masks.ndim <= 4:
+            raise ValueError(f"tubed skeletons take 1 to 3 spatial dims, got {masks.ndim - 1}{where(case, key)}.")
+        union = masks[0 if self.num_classes is None else 1 :].any(0)
+        return (tubed_skeleton(union)[None] & masks).astype(np.float32)
+
+
 class RemoveMapsd(MapTransform):
     """Drop the last ``n_maps`` channels of a label (the maps appended by :class:`SignedDistanced` or
     :class:`ConnectedComponentsd`), e.g. in the training postprocessing before the training metric; ``n_maps=0``
@@ -272,8 +321,8 @@ class RemoveMapsd(MapTransform):
 
 
 def loss_map_transforms(map_kind: str | None, num_classes: int | None = None, keys: KeysCollection = "label") -> list:
-    """The transforms that append the maps of kind ``map_kind`` (``"signed"``, ``"unsigned"``, ``"components"``;
-    ``None``: no maps, an empty list). The bundle gets the kind from the loss name
+    """The transforms that append the maps of kind ``map_kind`` (``"signed"``, ``"unsigned"``, ``"components"``,
+    ``"tubed_skeleton"``; ``None``: no maps, an empty list). The bundle gets the kind from the loss name
     (``scripts.losses.map_kind(@loss_name)``), adds these at the end of the training transforms (after the random
     crop) and builds the loss with ``maps_in_target``. ``num_classes``: ``None`` for region / one-hot labels
     (BraTS), the number of classes for a ``(1, *spatial)`` label map (KiTS19: 3)."""
@@ -283,6 +332,8 @@ def loss_map_transforms(map_kind: str | None, num_classes: int | None = None, ke
         raise ValueError(f"map_kind must be None or one of {MAP_KINDS}, got {map_kind!r}.")
     if map_kind == "components":
         return [ConnectedComponentsd(keys, num_classes=num_classes)]
+    if map_kind == "tubed_skeleton":
+        return [TubedSkeletond(keys, num_classes=num_classes)]
     return [SignedDistanced(keys, num_classes=num_classes, signed=map_kind == "signed")]
 
 

@@ -83,6 +83,7 @@ MAP_LOSSES = (
     ("+ SignedDistanced, signed (boundary, gdl_boundary)", "boundary"),
     ("+ SignedDistanced, unsigned (hausdorff_dt, log_hausdorff_dt)", "hausdorff_dt"),
     ("+ ConnectedComponentsd (blob)", "blob"),
+    ("+ TubedSkeletond (skeleton_recall)", "skeleton_recall"),
 )
 
 
@@ -407,15 +408,17 @@ def map_speed_table(label: torch.Tensor, repeats: int) -> str:
     return "\n".join(lines)
 
 
-def realsize_tables(repeats: int, n_cases: int = 2) -> None:
+def realsize_tables(repeats: int, n_cases: int = 2, maps_only: bool = False) -> None:
     """``--realsize``: the GPU settings of docs/data.md on 240 x 240 x 155 synthetic cases, on this CPU: the map speed
     table, the loader per batch with each map transform, the map rows per step and a training step (one thread),
     then the training step's and one case's sliding-window inference's wall time and peak memory; printed as
-    each table is done."""
+    each table is done. ``maps_only``: the map tables only."""
     print(
         maps_tables("brats", n_cases, BRATS_VOLUME, repeats, 0, step=False, compile=False, overrides=GPU_SETTINGS),
         flush=True,
     )
+    if maps_only:
+        return
     parser = bundle_config()
     for key, value in GPU_SETTINGS.items():
         parser[key] = value
@@ -456,17 +459,19 @@ def main(
     map_repeats: int = 10,
     map_loader_epochs: int = 2,
     realsize: bool = False,
+    realsize_maps_only: bool = False,
 ) -> None:
     """``maps``: the map tables (CPU, one thread unless ``threads``); ``kits``: with the KiTS19 overlay's loader
     too; ``threads``: torch's intra-op threads for the whole run (default: torch's); ``map_loader_epochs``: epochs
     of the config's ``DataLoader`` per map transform for the wall-clock column (0: none, e.g. on a loaded
-    machine, where wall time measures the other jobs)."""
+    machine, where wall time measures the other jobs); ``realsize``: the real-size tables (``realsize_tables``),
+    ``realsize_maps_only``: their map tables only (minutes, not the training step and inference)."""
     if threads:
         torch.set_num_threads(threads)
     if realsize:
         with _threads(threads or 1):
             print(f"# machine: {describe(torch.device('cpu'))}; realsize: {repeats or 2} repeats (median), cpu clock\n")
-            realsize_tables(repeats or 2)
+            realsize_tables(repeats or 2, maps_only=realsize_maps_only)
             print(f"\n# load average at the end: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
         return
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))

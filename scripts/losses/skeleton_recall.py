@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 
 from ._checks import LossInputError, check_range
 from ._maps import MapLoss, tubed_skeletons
@@ -111,14 +112,20 @@ class SkeletonRecallLoss(MapLoss):
         return tubed_skeletons(masks, first_foreground).to(input.dtype)
 
     def formula(self, input: torch.Tensor, target: torch.Tensor, tubes: torch.Tensor) -> torch.Tensor:
-        logp = self.log_probabilities(input)
         g = self.one_hot_target(target, input.shape[1], input.dtype)
         n = self.voxel_count(input)
+        if self.softmax:  # p from log p: compiled peak memory 1.0x the input, not 3.0x (2, 3, 128^3; CPU)
+            logp = torch.log_softmax(input, 1)
+            p = logp.exp()
+        else:
+            logp, p = self.log_probabilities(input), self.probabilities(input)
         if self.categorical(input.shape[1]):
             ce = -self.voxel_sum((g * logp).sum(1, keepdim=True)) / n
+        elif self.sigmoid:  # -[g log p + (1 - g) log(1 - p)] = softplus(x) - g x
+            ce = self.voxel_sum(self.kept(F.softplus(input) - g * input)) / n
         else:
             ce = -self.voxel_sum(self.kept(g * logp + (1 - g) * self.log_complements(input))) / n
-        p, g, t = self.kept(self.probabilities(input)), self.kept(g), self.kept(tubes)
+        p, g, t = self.kept(p), self.kept(g), self.kept(tubes)
         dice = 1 - (2 * self.voxel_sum(p * g) + self.smooth_nr) / (
             self.voxel_sum(p) + self.voxel_sum(g) + self.smooth_dr
         ).clamp_min(DENOMINATOR_FLOOR)

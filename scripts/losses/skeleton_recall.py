@@ -114,7 +114,7 @@ class SkeletonRecallLoss(MapLoss):
     def formula(self, input: torch.Tensor, target: torch.Tensor, tubes: torch.Tensor) -> torch.Tensor:
         g = self.one_hot_target(target, input.shape[1], input.dtype)
         n = self.voxel_count(input)
-        if self.softmax:  # p from log p: compiled peak memory 1.0x the input, not 3.0x (2, 3, 128^3; CPU)
+        if self.softmax:  # p from log p: compiled peak memory 1-2x the input (two runs), was 3x (2, 3, 128^3; CPU)
             logp = torch.log_softmax(input, 1)
             p = logp.exp()
         else:

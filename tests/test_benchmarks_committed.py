@@ -76,8 +76,10 @@ def _check_rows(record: dict, names: set[str]) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["cpu_workflow.md", "cpu_workflow_maps.md", "cpu_workflow_realsize.md", "cpu_validation_metrics.md"]
-)
+    "name",
+    ["cpu_workflow.md", "cpu_workflow_maps.md", "cpu_workflow_realsize.md", "cpu_workflow_realsize_maps.md",
+     "cpu_validation_metrics.md"],
+)  # fmt: skip
 def test_doc_contains_the_committed_workflow_tables(name):
     assert _read("docs", "benchmark_results", name).strip() in _read("docs", "benchmarks.md")
 

@@ -17,6 +17,7 @@ from torch.nn.modules.loss import _Loss
 from ._maps import MapLoss
 from .asymmetric_similarity import AsymmetricSimilarityLoss
 from .boundary import BoundaryLoss
+from .cbdice import CbDiceLoss
 from .cldice import ClDiceLoss, DiceClDiceLoss
 from .combo import ComboLoss
 from .cross_entropy import CrossEntropyLoss
@@ -160,6 +161,20 @@ LOSSES: dict[str, LossSpec] = {
     "recall_ce": LossSpec(RecallCrossEntropyLoss, "Tian et al., ICRA 2022 (recall loss)"),
     "distance_penalized_ce": LossSpec(
         DistancePenalizedCrossEntropyLoss, "Caliva et al., MIDL 2019 (distance map penalised cross-entropy)"
+    ),
+    # the authors' nnU-Net trainer nnUNetTrainer_CE_DC_CBDC (PengchengShi1220/cbDice a970c1d): 2 CE + Dice + cbDice
+    "cbdice": LossSpec(
+        CbDiceLoss,
+        "Shi et al., cbDice, MICCAI 2024 (CE + Dice + centerline boundary Dice)",
+        {
+            "iterations": 10,
+            "smooth_cbdice": 1e-3,
+            "lambda_ce": 2.0,
+            "lambda_dice": 1.0,
+            "lambda_cbdice": 1.0,
+            "batch": True,
+        },
+        softmax_defaults={"include_background": False},
     ),
     # "blob" is added by blob.py, which builds its main loss from this catalogue (no import cycle)
 }

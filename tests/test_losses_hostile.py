@@ -143,6 +143,12 @@ HYPER = {
     "dice_cldice": {"smooth_dr": POSITIVE, "alpha": UNIT},
     "recall_ce": {},
     "distance_penalized_ce": {},
+    "cbdice": {
+        "smooth_cbdice": POSITIVE,
+        "lambda_ce": NONNEG,
+        "lambda_dice": NONNEG,
+        "lambda_cbdice": NONNEG,
+    },
 }
 PARAMS = [
     (name, param, interval)

@@ -172,7 +172,9 @@ class CbDiceLoss(MapLoss):
         if not self.categorical(input.shape[1]):
             return super().target_maps(input, target)
         background = self.one_hot_target(target, input.shape[1], input.dtype)[:, :1] > 0.5
-        return _maps.batch_maps(background, self.map_kind).to(input.dtype)  # the only map read
+        read = _maps.batch_maps(background, self.map_kind).to(input.dtype)
+        # C channels as the maps of the transforms (deep supervision concatenates them); the others are not read
+        return torch.cat([read, read.new_zeros(read.shape[0], input.shape[1] - 1, *read.shape[2:])], 1)
 
     def extra_inputs(self, input: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """The prediction's inside distances and binary skeleton, from its hard mask ``p > 0.5``."""
@@ -192,8 +194,10 @@ class CbDiceLoss(MapLoss):
         s = self.smooth_cbdice
         prec_nr, prec_dr = self.voxel_sum(q_sp * q_vg) + s, self.voxel_sum(combined(q_svp, q_svg, q_sp)) + s
         sens_nr, sens_dr = self.voxel_sum(q_sg * q_vp) + s, self.voxel_sum(combined(q_svg, q_svp, q_sg)) + s
-        # 2 Tprec Tsens / (Tprec + Tsens) with the ratios multiplied out (all four terms >= s > 0)
-        return 1 - 2 * prec_nr * sens_nr / (prec_nr * sens_dr + sens_nr * prec_dr)
+        # 2 Tprec Tsens / (Tprec + Tsens) with the ratios multiplied out; a denormal s is 0 in float32, and where
+        # target and prediction have no skeleton (empty or full masks) the score 0 / 0 is taken as 0
+        harmonic = 2 * prec_nr * sens_nr / (prec_nr * sens_dr + sens_nr * prec_dr).clamp_min(torch.finfo(p.dtype).tiny)
+        return 1 - harmonic
 
     def formula(
         self, input: torch.Tensor, target: torch.Tensor, maps: torch.Tensor, d_p: torch.Tensor, skel_p: torch.Tensor

@@ -13,8 +13,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 from monai.transforms import distance_transform_edt
+from scipy.ndimage import distance_transform_edt as scipy_edt
 
-from scripts.losses import build_loss
+from scripts.losses import _maps, build_loss
 from scripts.losses._maps import batch_maps
 
 # ---------------------------------------------------------------- the authors' code (a970c1d), transcribed
@@ -279,3 +280,20 @@ def test_empty_and_full_foreground_are_finite():
 def test_bad_arguments_name_the_problem(kwargs, message):
     with pytest.raises(ValueError, match=message):
         build_loss("cbdice", softmax=True, **kwargs)
+
+
+@pytest.mark.parametrize("spatial", [(7,), (6, 7), (5, 6, 4)], ids=["1d", "2d", "3d"])
+def test_inside_distances_are_scipys_with_and_without_edt(spatial, monkeypatch):
+    """The prediction's distances: scipy's ``distance_transform_edt`` of the mask inside it, 0 outside; a full mask
+    (scipy measures to a point outside the image there) all 0. The same with ``edt`` and with MONAI's function."""
+    masks = torch.rand(2, 2, *spatial, generator=torch.Generator().manual_seed(len(spatial))) < 0.6
+    masks[1, 1] = True
+    want = torch.zeros(masks.shape, dtype=torch.float64)
+    for b in range(2):
+        for c in range(2):
+            if not masks[b, c].all():
+                want[b, c] = torch.from_numpy(scipy_edt(masks[b, c].numpy()))
+    got = _maps.inside_distances(masks)
+    torch.testing.assert_close(got.double(), want, rtol=1e-6, atol=0)
+    monkeypatch.setattr(_maps, "HAS_EDT", False)
+    torch.testing.assert_close(_maps.inside_distances(masks), got, rtol=0, atol=0)

@@ -5,29 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-from monai.transforms.utils import distance_transform_edt
 
-from . import _maps
 from ._checks import LossInputError, check_range
-from ._maps import MapLoss
+from ._maps import MapLoss, batch_maps, inside_distances
 from .cldice import POOLS, soft_skeleton
 from .dice import DiceLoss
-
-
-@torch.no_grad()
-def inside_distances(masks: torch.Tensor) -> torch.Tensor:
-    """The distance of each voxel of ``masks`` ``(B, K, *spatial)`` (bool) to the nearest voxel outside its mask,
-    0 outside, float32 on the masks' device; a full mask (no voxel outside) all 0, as the unsigned map's
-    (:func:`scripts.losses._maps.boundary_distances`). Only ``d_in``: the prediction's maps, every call."""
-    flat = masks.detach().bool().reshape(-1, *masks.shape[2:])
-    if flat.ndim == 2:  # one spatial axis: a singleton axis changes no distance
-        flat = flat.unsqueeze(-1)
-    if flat.device.type == "cpu" and _maps.HAS_EDT:
-        d = _maps._squared_distances_cpu(flat).sqrt_()
-    else:
-        d = torch.as_tensor(distance_transform_edt(flat), device=flat.device)
-    full = flat.flatten(1).all(1).view(-1, *[1] * (flat.ndim - 1))
-    return torch.where(flat & ~full, d.to(torch.float32), 0.0).reshape(masks.shape)
 
 
 def radius_weights(
@@ -172,7 +154,7 @@ class CbDiceLoss(MapLoss):
         if not self.categorical(input.shape[1]):
             return super().target_maps(input, target)
         background = self.one_hot_target(target, input.shape[1], input.dtype)[:, :1] > 0.5
-        read = _maps.batch_maps(background, self.map_kind).to(input.dtype)
+        read = batch_maps(background, self.map_kind).to(input.dtype)
         # C channels as the maps of the transforms (deep supervision concatenates them); the others are not read
         return torch.cat([read, read.new_zeros(read.shape[0], input.shape[1] - 1, *read.shape[2:])], 1)
 

@@ -57,8 +57,9 @@ class CbDiceLoss(MapLoss):
         Tsens = (sum Q_sg Q_vp + s) / (sum Q_sg [Q_svg if Q_svg != 0 and Q_svp = 0 else Q_svp] + s)
         cbDice = 1 - 2 Tprec Tsens / (Tprec + Tsens)
 
-    The "+ 1" is the code's ``max(skel_i.min(), 1)`` (see :func:`radius_weights`). The ratios are not bounded by 1,
-    so neither is the harmonic mean: cbDice can be negative.
+    The "+ 1" is the code's ``max(skel_i.min(), 1)`` (see :func:`radius_weights`). One deviation: a mask that
+    fills the whole patch has no voxel outside it, where the authors' scipy EDT measures to a point beyond the
+    image; here its distances are 0, as in the unsigned maps.
 
     Modes. Categorical (softmax, the authors'): one binary problem, the foreground the union of the classes
     ``g > 0`` (the target's channel 0 ``<= 0.5``) and ``p = softmax(x_0, max_{c >= 1} x_c)_1`` (the code's

@@ -297,3 +297,17 @@ def test_inside_distances_are_scipys_with_and_without_edt(spatial, monkeypatch):
     torch.testing.assert_close(got.double(), want, rtol=1e-6, atol=0)
     monkeypatch.setattr(_maps, "HAS_EDT", False)
     torch.testing.assert_close(_maps.inside_distances(masks), got, rtol=0, atol=0)
+
+
+def test_probabilities_give_the_softmax_value():
+    """Given softmax probabilities (no activation), the foreground probability ``max p_c / (p_0 + max p_c)`` is
+    ``softmax(x_0, max x_c)_1`` and the cross-entropy the log of the probabilities: the softmax mode's value and
+    gradient."""
+    labels = tubes(SHAPES["2d"], 9)
+    x = logits_near(labels, 3, 10)
+    with_softmax = build_loss("cbdice", softmax=True, to_onehot_y=True)
+    on_probabilities = build_loss("cbdice", to_onehot_y=True, include_background=False)
+    want_value, want_grad = value_and_grad(with_softmax, x, labels)
+    got_value, got_grad = value_and_grad(lambda xi, t: on_probabilities(torch.softmax(xi, 1), t), x, labels)
+    torch.testing.assert_close(got_value, want_value, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(got_grad, want_grad, rtol=1e-8, atol=1e-12)

@@ -19,6 +19,7 @@ NAMES = [
     # issue 24
     "generalized_dice_focal", "penalty_gdl", "asymmetric_similarity", "cldice", "dice_cldice",
     "recall_ce", "distance_penalized_ce", "skeleton_recall",
+    "cbdice",
 ]  # fmt: skip
 
 # Paper defaults, from docs/losses.md and the papers (not from the catalogue's own table).
@@ -55,6 +56,18 @@ PAPER_DEFAULTS = {
         "lambda_gdl": 1.0,
         "lambda_focal": 1.0,
         "focal.gamma": 2.0,
+    },
+    # the authors' nnUNetTrainer_CE_DC_CBDC (PengchengShi1220/cbDice): lambda_ce = lambda_dice + lambda_cbdice = 2,
+    # SoftcbDiceLoss(iter_=10, smooth=1e-3), summed over the whole batch
+    "cbdice": {
+        "iterations": 10,
+        "smooth_cbdice": 1e-3,
+        "lambda_ce": 2.0,
+        "lambda_dice": 1.0,
+        "lambda_cbdice": 1.0,
+        "batch": True,
+        "smooth_nr": 1e-5,
+        "smooth_dr": 1e-5,
     },
 }
 MONAI_BACKED = {

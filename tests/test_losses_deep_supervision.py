@@ -144,7 +144,7 @@ def sampled(target, spatial):
 @pytest.mark.parametrize("mode", ["sigmoid", "softmax"])
 @pytest.mark.parametrize("name", sorted(LOSSES))
 def test_every_name_with_two_levels(name, mode):
-    assert len(LOSSES) == 40
+    assert len(LOSSES) == 41
     target = targets(mode)
     y0, y1 = levels_input()
     loss = DeepSupervisionLoss(build_loss(name, **mode_kwargs(mode)), weights=TWO_LEVELS)

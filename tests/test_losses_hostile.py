@@ -144,6 +144,12 @@ HYPER = {
     "recall_ce": {},
     "distance_penalized_ce": {},
     "skeleton_recall": {"lambda_ce": NONNEG, "lambda_dice": NONNEG, "lambda_srec": NONNEG},
+    "cbdice": {
+        "smooth_cbdice": POSITIVE,
+        "lambda_ce": NONNEG,
+        "lambda_dice": NONNEG,
+        "lambda_cbdice": NONNEG,
+    },
 }
 PARAMS = [
     (name, param, interval)

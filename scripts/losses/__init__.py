@@ -15,6 +15,7 @@ from .blob import BlobLoss
 from .boundary import BoundaryLoss
 from .brats_label_mode import build_label_mode_loss
 from .catalogue import LOSSES, LossSpec, build_loss, map_kind, takes_maps
+from .cbdice import CbDiceLoss
 from .cldice import ClDiceLoss, DiceClDiceLoss
 from .cldice_monai import SoftclDiceLoss, SoftDiceclDiceLoss
 from .combo import ComboLoss

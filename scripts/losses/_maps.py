@@ -97,6 +97,23 @@ def boundary_distances(masks: torch.Tensor, signed: bool) -> torch.Tensor:
     return torch.where(has_boundary.view(-1, *[1] * len(spatial)), maps, 0.0)  # edt: inf in a full mask
 
 
+@torch.no_grad()
+def inside_distances(masks: torch.Tensor) -> torch.Tensor:
+    """The distance of each voxel of ``masks`` ``(B, K, *spatial)`` (bool) to the nearest voxel outside its mask,
+    0 outside, float32 on the masks' device; a full mask (no voxel outside) all 0, as the unsigned map's
+    (:func:`boundary_distances`). Only ``d_in``, half the work of
+    :func:`boundary_distances`: cbDice's prediction maps, every call."""
+    flat = masks.detach().bool().reshape(-1, *masks.shape[2:])
+    if flat.ndim == 2:  # one spatial axis: a singleton axis changes no distance
+        flat = flat.unsqueeze(-1)
+    if flat.device.type == "cpu" and HAS_EDT:
+        d = _squared_distances_cpu(flat).sqrt_()
+    else:
+        d = torch.as_tensor(distance_transform_edt(flat), device=flat.device)
+    full = flat.flatten(1).all(1).view(-1, *[1] * (flat.ndim - 1))
+    return torch.where(flat & ~full, d.to(torch.float32), 0.0).reshape(masks.shape)
+
+
 def check_connectivity(connectivity: int | None, ndim: int | None = None) -> int | None:
     if connectivity is None:
         return None

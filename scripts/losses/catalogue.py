@@ -17,6 +17,7 @@ from torch.nn.modules.loss import _Loss
 from ._maps import MapLoss
 from .asymmetric_similarity import AsymmetricSimilarityLoss
 from .boundary import BoundaryLoss
+from .cbdice import CbDiceLoss
 from .cldice import ClDiceLoss, DiceClDiceLoss
 from .combo import ComboLoss
 from .cross_entropy import CrossEntropyLoss
@@ -167,6 +168,20 @@ LOSSES: dict[str, LossSpec] = {
         SkeletonRecallLoss,
         "Kirchhoff et al., ECCV 2024 (CE + Dice + Skeleton Recall)",
         {"lambda_ce": 1.0, "lambda_dice": 1.0, "lambda_srec": 1.0},
+        softmax_defaults={"include_background": False},
+    ),
+    # the authors' nnU-Net trainer nnUNetTrainer_CE_DC_CBDC (PengchengShi1220/cbDice a970c1d): 2 CE + Dice + cbDice
+    "cbdice": LossSpec(
+        CbDiceLoss,
+        "Shi et al., cbDice, MICCAI 2024 (CE + Dice + centerline boundary Dice)",
+        {
+            "iterations": 10,
+            "smooth_cbdice": 1e-3,
+            "lambda_ce": 2.0,
+            "lambda_dice": 1.0,
+            "lambda_cbdice": 1.0,
+            "batch": True,
+        },
         softmax_defaults={"include_background": False},
     ),
     # "blob" is added by blob.py, which builds its main loss from this catalogue (no import cycle)

@@ -30,9 +30,10 @@ BASELINE = "bce_dice"
 SIZE_CLASSES = ((20, 40), (200, 400), (1500, 2500))
 """Lesion sizes (voxels, inclusive range, log-uniform): tens, hundreds and thousands."""
 
-THIN_LOSSES = ("bce_dice", "dice", "cldice", "dice_cldice", "skeleton_recall")
-"""The thin-structure row: the baseline, Dice, the clDice losses (Shit et al., CVPR 2021) and Skeleton Recall
-(Kirchhoff et al., ECCV 2024). Any catalogue name can be added by ``--losses``."""
+THIN_LOSSES = ("bce_dice", "dice", "cldice", "dice_cldice", "skeleton_recall", "cbdice")
+"""The thin-structure row: the baseline, Dice, the clDice losses (Shit et al., CVPR 2021), Skeleton Recall
+(Kirchhoff et al., ECCV 2024) and cbDice (Shi et al., MICCAI 2024). Any catalogue name can be added by
+``--losses``."""
 
 TASKS = ("lesions", "tubes")
 """``lesions``: the lesion volumes of ``tools.study.data``; ``tubes``: the tubular trees of
@@ -105,7 +106,7 @@ PRESETS: dict[str, Preset] = {
         workers=1,
         device="cuda",
     ),
-    # thin structures (issue 24): 5 losses x 5 seeds = 25 runs on 48^3 volumes of 2 trees, foreground sampler
+    # thin structures (issue 24): 6 losses x 5 seeds = 30 runs on 48^3 volumes of 2 trees, foreground sampler
     "thin": Preset(
         losses=THIN_LOSSES,
         levels=(Level("tubes", (48, 48, 48), 2),),

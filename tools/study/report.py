@@ -120,16 +120,24 @@ def design_rows(lesions: pd.DataFrame, cases: pd.DataFrame, preset: dict) -> lis
     return lines
 
 
-def write_report(results_dir: str, docs_dir: str = "docs") -> str:
-    """Write ``docs_dir/study.md`` and its figures from ``results_dir``; returns the document's path."""
-    cases = pd.read_csv(os.path.join(results_dir, "cases.csv"))
-    lesions = pd.read_csv(os.path.join(results_dir, "lesions.csv"))
-    paired = pd.read_csv(os.path.join(results_dir, "paired.csv"))
-    runs = pd.read_csv(os.path.join(results_dir, "runs.csv"))
+def read_results(results_dir: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict, dict]:
+    """``(cases, paired, runs, preset, timing)`` of a results directory (``cases.csv``, ``paired.csv``,
+    ``runs.csv``, ``preset.json``; ``timing.json`` optional: ``{}`` without it)."""
+    cases, paired, runs = (pd.read_csv(os.path.join(results_dir, f"{n}.csv")) for n in ("cases", "paired", "runs"))
     with open(os.path.join(results_dir, "preset.json"), encoding="utf-8") as f:
         preset = json.load(f)
     timing_path = os.path.join(results_dir, "timing.json")
-    timing = json.load(open(timing_path, encoding="utf-8")) if os.path.isfile(timing_path) else {}
+    timing = {}
+    if os.path.isfile(timing_path):
+        with open(timing_path, encoding="utf-8") as f:
+            timing = json.load(f)
+    return cases, paired, runs, preset, timing
+
+
+def write_report(results_dir: str, docs_dir: str = "docs") -> str:
+    """Write ``docs_dir/study.md`` and its figures from ``results_dir``; returns the document's path."""
+    cases, paired, runs, preset, timing = read_results(results_dir)
+    lesions = pd.read_csv(os.path.join(results_dir, "lesions.csv"))
     losses = [n for n in preset["losses"] if n in set(cases["loss"])]
     seeds = sorted(cases["seed"].unique())
     figures = os.path.join(docs_dir, "figures")

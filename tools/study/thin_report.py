@@ -3,7 +3,6 @@ every loss paired against the baseline (the statistics of ``tools.study.paired``
 
 from __future__ import annotations
 
-import json
 import os
 
 import pandas as pd
@@ -12,7 +11,7 @@ from scripts.files import write_text
 
 from .paired import format_row
 from .presets import BASELINE
-from .report import _mean_sd, over_segmenting
+from .report import _mean_sd, over_segmenting, read_results
 
 METRIC_NAMES = {"dice": "voxel Dice", "cldice": "clDice", "betti0_error": "Betti-0 error"}
 
@@ -52,13 +51,7 @@ def paired_lines(paired: pd.DataFrame, losses: list[str]) -> list[str]:
 def write_thin_report(results_dir: str, docs_dir: str = "docs") -> str:
     """Write ``docs_dir/study_thin.md`` from ``results_dir`` (``cases.csv``, ``paired.csv``, ``runs.csv``,
     ``preset.json``, optional ``timing.json``); returns its path."""
-    cases = pd.read_csv(os.path.join(results_dir, "cases.csv"))
-    paired = pd.read_csv(os.path.join(results_dir, "paired.csv"))
-    runs = pd.read_csv(os.path.join(results_dir, "runs.csv"))
-    with open(os.path.join(results_dir, "preset.json"), encoding="utf-8") as f:
-        preset = json.load(f)
-    timing_path = os.path.join(results_dir, "timing.json")
-    timing = json.load(open(timing_path, encoding="utf-8")) if os.path.isfile(timing_path) else {}
+    cases, paired, runs, preset, timing = read_results(results_dir)
     losses = [n for n in preset["losses"] if n in set(cases["loss"])]
     seeds = sorted(cases["seed"].unique())
     level = preset["levels"][0]

@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import torch
 
-from ._checks import LossInputError, check_range
+from ._checks import check_range
 from ._maps import MapLoss, batch_maps, inside_distances
-from .cldice import POOLS, soft_skeleton
+from .cldice import check_iterations, check_skeleton_input, soft_skeleton
 from .dice import DiceLoss
 
 
@@ -115,9 +115,7 @@ class CbDiceLoss(MapLoss):
     ) -> None:
         common = include_background, to_onehot_y, sigmoid, softmax, other_act, reduction
         super().__init__(*common, smooth_nr, smooth_dr, batch, compile=compile, maps_in_target=maps_in_target)
-        if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:
-            raise ValueError(f"iterations must be an integer >= 0, got {iterations!r}.")
-        self.iterations = iterations
+        self.iterations = check_iterations(iterations)
         self.smooth_cbdice = check_range("smooth_cbdice", smooth_cbdice, low=0.0, low_open=True)
         self.lambda_ce = check_range("lambda_ce", lambda_ce, low=0.0)
         self.lambda_dice = check_range("lambda_dice", lambda_dice, low=0.0)
@@ -127,11 +125,7 @@ class CbDiceLoss(MapLoss):
 
     def check(self, input: torch.Tensor, target: torch.Tensor) -> None:
         super().check(input, target)
-        if input.ndim not in POOLS:
-            raise LossInputError(
-                f"{type(self).__name__} needs 1D, 2D or 3D input (B, C, H[, W[, D]]); got {input.ndim - 2} spatial "
-                f"dims (shape {tuple(input.shape)}): the soft skeleton pools over 1 to 3 axes."
-            )
+        check_skeleton_input(self, input)
 
     # ------------------------------------------------------------------ the binary problems
     def foreground(self, input: torch.Tensor) -> torch.Tensor:

@@ -32,6 +32,22 @@ def soft_dilate(img: torch.Tensor) -> torch.Tensor:
     return POOLS[img.ndim](img, 3, 1, 1)
 
 
+def check_iterations(iterations: object) -> int:
+    """The soft skeleton's iteration count: an integer >= 0, else a ``ValueError``."""
+    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:
+        raise ValueError(f"iterations must be an integer >= 0, got {iterations!r}.")
+    return iterations
+
+
+def check_skeleton_input(loss: object, input: torch.Tensor) -> None:
+    """A ``LossInputError`` for an input whose spatial dims the soft skeleton cannot pool (1 to 3 only)."""
+    if input.ndim not in POOLS:
+        raise LossInputError(
+            f"{type(loss).__name__} needs 1D, 2D or 3D input (B, C, H[, W[, D]]); got {input.ndim - 2} spatial "
+            f"dims (shape {tuple(input.shape)}): the soft skeleton pools over 1 to 3 axes."
+        )
+
+
 # Left out of the compiled graph: inductor's max-pool kernels made the compiled loss 1.7x slower than eager at
 # (2, 3, 64^3) on a CPU (4.9 s vs 2.9 s per forward + backward, one thread), ATen's pooling the same in both;
 # not measured on a GPU. The rest of the formula is compiled around it.
@@ -97,9 +113,7 @@ class ClDiceLoss(SegmentationLoss):
     ) -> None:
         common = include_background, to_onehot_y, sigmoid, softmax, other_act, reduction
         super().__init__(*common, smooth_nr, smooth_dr, batch, compile)
-        if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:
-            raise ValueError(f"iterations must be an integer >= 0, got {iterations!r}.")
-        self.iterations = iterations
+        self.iterations = check_iterations(iterations)
         if self.smooth_dr == 0:
             raise ValueError(
                 "smooth_dr must be > 0 for clDice: the soft skeleton of an empty target (or of a flat prediction) is "
@@ -108,11 +122,7 @@ class ClDiceLoss(SegmentationLoss):
 
     def check(self, input: torch.Tensor, target: torch.Tensor) -> None:
         super().check(input, target)
-        if input.ndim not in POOLS:
-            raise LossInputError(
-                f"{type(self).__name__} needs 1D, 2D or 3D input (B, C, H[, W[, D]]); got {input.ndim - 2} spatial "
-                f"dims (shape {tuple(input.shape)}): the soft skeleton pools over 1 to 3 axes."
-            )
+        check_skeleton_input(self, input)
 
     def cldice(self, p: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
         skel_p, skel_g = soft_skeleton(p, self.iterations), soft_skeleton(g, self.iterations)
